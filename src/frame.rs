@@ -1,0 +1,374 @@
+//! Reading messages out of a byte stream, and writing them back as lines.
+//!
+//! TCP delivers a stream of bytes, not messages: one `read` may return half a message or
+//! three of them. This module restores the message boundaries. A message ends at:
+//!
+//! - a line feed (`\n`, with an optional `\r` before it, so telnet and `nc -C` work), or
+//! - a pause: bytes without a line feed followed by [`FrameLimits::partial_timeout`] of
+//!   silence, or by the end of the stream. This is how a peer written exactly as the lab
+//!   handout says frames its messages: it sends `hello` with no newline and waits for the
+//!   reply, so the silence itself marks the end.
+//!
+//! Memory stays bounded: a line longer than [`FrameLimits::max_line_len`] is read and thrown
+//! away as it arrives, and reported as [`Frame::TooLong`] once it ends.
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// How much a single read asks the kernel for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The limits and timeouts a [`FrameReader`] works with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLimits {
+    /// The longest message, in bytes (line ending excluded), that is delivered whole.
+    pub max_line_len: usize,
+    /// How long a message without a line ending may pause before it counts as complete.
+    pub partial_timeout: Duration,
+    /// How long to wait for the first byte of a message; `None` waits forever.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for FrameLimits {
+    fn default() -> Self {
+        FrameLimits {
+            max_line_len: 64 * 1024,
+            partial_timeout: Duration::from_millis(50),
+            idle_timeout: None,
+        }
+    }
+}
+
+/// One unit read from the stream.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A complete message, without its line ending. It is raw bytes: it may not be UTF-8.
+    Message(&'a [u8]),
+    /// A message longer than the limit. Its `len` bytes were discarded as they arrived.
+    TooLong {
+        /// The length of the discarded message, line ending excluded.
+        len: usize,
+    },
+}
+
+/// A byte source whose reads can be given a deadline, such as a [`TcpStream`].
+pub trait TimedRead: Read {
+    /// Makes later reads fail with `WouldBlock` or `TimedOut` after `timeout` without data.
+    ///
+    /// # Errors
+    /// When the underlying socket option cannot be set.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl TimedRead for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+impl TimedRead for &TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+/// Splits a byte stream into [`Frame`]s. See the module documentation for the rules.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    source: R,
+    limits: FrameLimits,
+    /// Bytes read but not yet returned live in `buf[start..]`.
+    buf: Vec<u8>,
+    start: usize,
+    /// `buf[start..start + scanned]` is known to hold no line feed.
+    scanned: usize,
+    /// Bytes of an over-long message already thrown away.
+    discarded: usize,
+    /// The read timeout currently set on `source`, to avoid a system call per read.
+    timeout: Option<Option<Duration>>,
+}
+
+impl<R: TimedRead> FrameReader<R> {
+    /// Wraps `source`, framing it with `limits`.
+    pub fn new(source: R, limits: FrameLimits) -> Self {
+        FrameReader {
+            source,
+            limits,
+            buf: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+            scanned: 0,
+            discarded: 0,
+            timeout: None,
+        }
+    }
+
+    /// Reads the next frame. `Ok(None)` means the peer closed the stream cleanly between
+    /// messages.
+    ///
+    /// # Errors
+    /// An [`io::ErrorKind::TimedOut`] error when no message starts within the idle timeout,
+    /// and any error of the underlying reads.
+    pub fn read_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
+        loop {
+            if let Some(end) = self.find_line_end() {
+                return Ok(Some(self.take_line(end)));
+            }
+            let waiting_mid_message = self.pending() > 0 || self.discarded > 0;
+            let timeout = if waiting_mid_message {
+                Some(self.limits.partial_timeout)
+            } else {
+                self.limits.idle_timeout
+            };
+            match self.fill(timeout) {
+                Ok(0) => return Ok(self.take_rest()),
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) && waiting_mid_message => return Ok(self.take_rest()),
+                Err(e) if is_timeout(&e) => {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// True when bytes of a further message are already buffered, so reading it will not
+    /// wait on the network. Writers use this to batch replies.
+    pub fn has_buffered_data(&self) -> bool {
+        self.pending() > 0
+    }
+
+    /// The number of buffered bytes not yet returned.
+    fn pending(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Looks for a line feed in the unscanned part of the buffer. While there is none,
+    /// drops an over-long partial line so the buffer never outgrows the limit.
+    fn find_line_end(&mut self) -> Option<usize> {
+        let unscanned = &self.buf[self.start + self.scanned..];
+        match unscanned.iter().position(|&b| b == b'\n') {
+            Some(i) => Some(self.start + self.scanned + i),
+            None => {
+                self.scanned = self.pending();
+                if self.pending() > self.limits.max_line_len {
+                    self.discarded += self.pending();
+                    self.buf.truncate(self.start);
+                    self.scanned = 0;
+                }
+                None
+            }
+        }
+    }
+
+    /// Consumes the line ending at the line feed at `end`.
+    fn take_line(&mut self, end: usize) -> Frame<'_> {
+        let line_start = self.start;
+        self.start = end + 1;
+        self.scanned = 0;
+        self.frame(line_start, end)
+    }
+
+    /// Consumes whatever is buffered as the final part of a message, if anything is.
+    fn take_rest(&mut self) -> Option<Frame<'_>> {
+        if self.pending() == 0 && self.discarded == 0 {
+            return None;
+        }
+        let (line_start, end) = (self.start, self.buf.len());
+        self.start = end;
+        self.scanned = 0;
+        Some(self.frame(line_start, end))
+    }
+
+    /// The frame for `buf[from..to]` plus anything discarded before it, minus a trailing `\r`.
+    fn frame(&mut self, from: usize, to: usize) -> Frame<'_> {
+        let mut line = &self.buf[from..to];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        let len = self.discarded + line.len();
+        self.discarded = 0;
+        if len > self.limits.max_line_len {
+            Frame::TooLong { len }
+        } else {
+            Frame::Message(line)
+        }
+    }
+
+    /// Reads more bytes into the buffer, waiting at most `timeout`. Returns how many arrived.
+    fn fill(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        self.compact();
+        if self.timeout != Some(timeout) {
+            self.source.set_read_timeout(timeout)?;
+            self.timeout = Some(timeout);
+        }
+        let old_len = self.buf.len();
+        self.buf.resize(old_len + READ_CHUNK, 0);
+        let result = self.source.read(&mut self.buf[old_len..]);
+        let n = *result.as_ref().unwrap_or(&0);
+        self.buf.truncate(old_len + n);
+        result
+    }
+
+    /// Moves the unreturned bytes to the front of the buffer, reusing its space.
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.buf.copy_within(self.start.., 0);
+            self.buf.truncate(self.pending());
+            self.start = 0;
+        }
+    }
+}
+
+/// `std` reports a read timeout as `WouldBlock` on Unix and `TimedOut` on Windows.
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Appends `text` and a line feed to `out`, ready to be sent with a single write.
+pub fn encode_line(text: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// What a scripted peer does next.
+    enum Step {
+        Send(&'static [u8]),
+        Pause,
+    }
+
+    /// A peer that replays a script: each `Send` is one read's worth of bytes, each
+    /// `Pause` a read that times out. After the script, the stream ends.
+    struct Script(VecDeque<Step>);
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.pop_front() {
+                None => Ok(0),
+                Some(Step::Pause) => Err(io::ErrorKind::WouldBlock.into()),
+                Some(Step::Send(bytes)) => {
+                    buf[..bytes.len()].copy_from_slice(bytes);
+                    Ok(bytes.len())
+                }
+            }
+        }
+    }
+
+    impl TimedRead for Script {
+        fn set_read_timeout(&mut self, _: Option<Duration>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Frames the whole script, rendering each frame as text for easy comparison.
+    fn frames(script: Vec<Step>, max_line_len: usize) -> Vec<String> {
+        let limits = FrameLimits {
+            max_line_len,
+            ..FrameLimits::default()
+        };
+        let mut reader = FrameReader::new(Script(script.into()), limits);
+        let mut out = Vec::new();
+        while let Some(frame) = reader.read_frame().expect("scripted reads do not fail") {
+            out.push(match frame {
+                Frame::Message(m) => String::from_utf8_lossy(m).into_owned(),
+                Frame::TooLong { len } => format!("<too long: {len}>"),
+            });
+        }
+        out
+    }
+
+    use Step::{Pause, Send};
+
+    #[test]
+    fn coalesced_lines_are_separate_messages() {
+        assert_eq!(frames(vec![Send(b"a\nbb\nccc\n")], 100), ["a", "bb", "ccc"]);
+    }
+
+    #[test]
+    fn a_line_split_across_reads_is_one_message() {
+        assert_eq!(frames(vec![Send(b"hel"), Send(b"lo\nwor"), Send(b"ld\n")], 100), [
+            "hello", "world"
+        ]);
+    }
+
+    #[test]
+    fn crlf_and_lf_both_end_a_line() {
+        assert_eq!(frames(vec![Send(b"one\r\ntwo\n\r\n")], 100), ["one", "two", ""]);
+    }
+
+    #[test]
+    fn a_pause_ends_a_message_without_newline() {
+        assert_eq!(frames(vec![Send(b"hello"), Pause, Send(b"world"), Pause], 100), [
+            "hello", "world"
+        ]);
+    }
+
+    #[test]
+    fn a_pause_between_messages_is_just_waiting() {
+        // Without an idle timeout, a quiet peer between messages is not an error.
+        let limits = FrameLimits {
+            idle_timeout: Some(Duration::from_secs(1)),
+            ..FrameLimits::default()
+        };
+        let script = Script(vec![Send(b"a\n"), Pause].into());
+        let mut reader = FrameReader::new(script, limits);
+        assert_eq!(reader.read_frame().ok(), Some(Some(Frame::Message(b"a"))));
+        let idle = reader.read_frame().expect_err("an idle timeout was set");
+        assert_eq!(idle.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn end_of_stream_ends_the_last_message() {
+        assert_eq!(frames(vec![Send(b"a\nlast")], 100), ["a", "last"]);
+    }
+
+    #[test]
+    fn over_long_line_is_reported_and_the_next_line_survives() {
+        let script = vec![Send(b"0123456789"), Send(b"abcdef\nok\n")];
+        assert_eq!(frames(script, 8), ["<too long: 16>", "ok"]);
+    }
+
+    #[test]
+    fn over_long_line_ended_by_a_pause_is_reported() {
+        let script = vec![Send(b"0123456789"), Send(b"abc"), Pause, Send(b"ok\n")];
+        assert_eq!(frames(script, 8), ["<too long: 13>", "ok"]);
+    }
+
+    #[test]
+    fn a_line_exactly_at_the_limit_is_delivered() {
+        assert_eq!(frames(vec![Send(b"12345678\r\n")], 8), ["12345678"]);
+    }
+
+    #[test]
+    fn buffer_stays_bounded_while_discarding() {
+        let chunk: &'static [u8] = &[b'x'; 1000];
+        let mut script: Vec<Step> = (0..100).map(|_| Send(chunk)).collect();
+        script.push(Send(b"\n"));
+        let limits = FrameLimits {
+            max_line_len: 2000,
+            ..FrameLimits::default()
+        };
+        let mut reader = FrameReader::new(Script(script.into()), limits);
+        let frame = reader.read_frame().expect("scripted reads do not fail");
+        assert_eq!(frame, Some(Frame::TooLong { len: 100_000 }));
+        assert!(reader.buf.capacity() < 2000 + 2 * READ_CHUNK);
+    }
+
+    #[test]
+    fn bytes_are_delivered_raw() {
+        let script = vec![Send(b"caf\xc3\xa9 \xff\x00\n")];
+        let limits = FrameLimits::default();
+        let mut reader = FrameReader::new(Script(script.into()), limits);
+        let frame = reader.read_frame().expect("scripted reads do not fail");
+        assert_eq!(frame, Some(Frame::Message(b"caf\xc3\xa9 \xff\x00")));
+    }
+}

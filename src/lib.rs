@@ -1,0 +1,17 @@
+//! netlab: the networking lab in Rust.
+//!
+//! A server that answers every line it receives with a transformed copy, a client that
+//! sends a series of messages and prints the replies, and the library both are built on.
+//!
+//! # Layout
+//! - [`frame`]: turning a byte stream into messages (lines, or handout-style bare messages
+//!   ended by a pause) with a bounded buffer, and writing replies as lines.
+//! - [`transform`]: the named ways of turning a message into its reply.
+//! - [`server`]: the single-connection server loop; it takes a listener made by its caller.
+//! - [`client`]: a client session: connect, send each message, read its reply.
+//! - [`report`]: turning errors into the one-line messages people see.
+//!
+//! The binaries in `src/bin/` only parse arguments, bind or connect, and call into here.
+
+pub mod frame;
+pub mod transform;

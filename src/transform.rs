@@ -1,0 +1,139 @@
+//! The ways the server can change a message before sending it back.
+//!
+//! Each transform is a pure function from the message text to the reply text, so it is
+//! tested here without any network. The handout asks for replies that are "not the same
+//! every single time, and based on the data"; [`Transform::Tagged`], the default, goes
+//! further and never returns the message unchanged, whatever it is.
+
+use std::fmt;
+
+use unicode_segmentation::UnicodeSegmentation;
+
+/// A named way of turning a message into its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Transform {
+    /// The length in characters in brackets, then the text reversed: `hello` -> `[5] olleh`.
+    /// Never equal to the message, even for an empty one or a palindrome.
+    #[default]
+    Tagged,
+    /// Upper case, Unicode-aware: `straße` -> `STRASSE`.
+    Upper,
+    /// The text backwards by user-perceived characters: `noël` -> `lëon`.
+    Reverse,
+    /// ROT13 on ASCII letters; everything else is left alone: `Hello` -> `Uryyb`.
+    Rot13,
+    /// The number of characters: `hello` -> `5`.
+    Length,
+}
+
+impl Transform {
+    /// Every transform, in the order `--help` lists them.
+    pub const ALL: [Transform; 5] = [
+        Transform::Tagged,
+        Transform::Upper,
+        Transform::Reverse,
+        Transform::Rot13,
+        Transform::Length,
+    ];
+
+    /// The reply this transform gives to `message`.
+    pub fn apply(self, message: &str) -> String {
+        match self {
+            Transform::Tagged => tagged(message),
+            Transform::Upper => message.to_uppercase(),
+            Transform::Reverse => reverse(message),
+            Transform::Rot13 => message.chars().map(rot13_char).collect(),
+            Transform::Length => char_count(message).to_string(),
+        }
+    }
+
+    /// The name used on the command line, e.g. `rot13`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transform::Tagged => "tagged",
+            Transform::Upper => "upper",
+            Transform::Reverse => "reverse",
+            Transform::Rot13 => "rot13",
+            Transform::Length => "length",
+        }
+    }
+}
+
+impl fmt::Display for Transform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `[N] ` followed by the reversed text. The reply is always at least four characters
+/// longer than the message, which is why it can never be identical to it.
+fn tagged(message: &str) -> String {
+    format!("[{}] {}", char_count(message), reverse(message))
+}
+
+/// Reverses by grapheme cluster, so `e` + combining accent or a flag emoji stays whole.
+fn reverse(message: &str) -> String {
+    message.graphemes(true).rev().collect()
+}
+
+fn char_count(message: &str) -> usize {
+    message.chars().count()
+}
+
+fn rot13_char(c: char) -> char {
+    match c {
+        'a'..='z' => rotate(c, b'a'),
+        'A'..='Z' => rotate(c, b'A'),
+        _ => c,
+    }
+}
+
+fn rotate(c: char, base: u8) -> char {
+    char::from((c as u8 - base + 13) % 26 + base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::tagged_word(Transform::Tagged, "hello", "[5] olleh")]
+    #[case::tagged_empty(Transform::Tagged, "", "[0] ")]
+    #[case::upper_ascii(Transform::Upper, "hello", "HELLO")]
+    #[case::upper_sharp_s(Transform::Upper, "straße", "STRASSE")]
+    #[case::reverse_ascii(Transform::Reverse, "abc", "cba")]
+    #[case::reverse_keeps_combining_marks(Transform::Reverse, "noe\u{308}l", "le\u{308}on")]
+    #[case::rot13_mixed(Transform::Rot13, "Hello, World!", "Uryyb, Jbeyq!")]
+    #[case::rot13_leaves_non_ascii(Transform::Rot13, "é z", "é m")]
+    #[case::length_counts_chars(Transform::Length, "héllo", "5")]
+    fn transform_gives_expected_reply(
+        #[case] transform: Transform,
+        #[case] message: &str,
+        #[case] reply: &str,
+    ) {
+        assert_eq!(transform.apply(message), reply, "{transform} of {message:?}");
+    }
+
+    #[rstest]
+    fn tagged_never_returns_the_message(
+        #[values("", "a", "7", "12321", "racecar", "[0] ", "[1] a", "ß", "\0")] message: &str,
+    ) {
+        assert_ne!(Transform::Tagged.apply(message), message);
+    }
+
+    #[test]
+    fn rot13_twice_is_the_identity() {
+        let text = "The Quick Brown Fox, 123!";
+        assert_eq!(Transform::Rot13.apply(&Transform::Rot13.apply(text)), text);
+    }
+
+    #[test]
+    fn names_match_the_command_line_spelling() {
+        use clap::ValueEnum;
+        for transform in Transform::ALL {
+            let parsed = Transform::from_str(transform.name(), false);
+            assert_eq!(parsed, Ok(transform));
+        }
+    }
+}
