@@ -133,6 +133,11 @@ impl<R: TimedRead> FrameReader<R> {
         }
     }
 
+    /// The stream being read, e.g. to write replies on the same socket.
+    pub fn get_ref(&self) -> &R {
+        &self.source
+    }
+
     /// True when bytes of a further message are already buffered, so reading it will not
     /// wait on the network. Writers use this to batch replies.
     pub fn has_buffered_data(&self) -> bool {

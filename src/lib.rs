@@ -8,10 +8,15 @@
 //!   ended by a pause) with a bounded buffer, and writing replies as lines.
 //! - [`transform`]: the named ways of turning a message into its reply.
 //! - [`server`]: the single-connection server loop; it takes a listener made by its caller.
-//! - [`client`]: a client session: connect, send each message, read its reply.
-//! - [`report`]: turning errors into the one-line messages people see.
+//! - [`client`]: a client session: connect, send each message, read its reply, print.
+//! - [`cli`]: the default port and argument parsers the programs share.
+//! - [`report`]: turning errors into the one-line messages people read.
 //!
-//! The binaries in `src/bin/` only parse arguments, bind or connect, and call into here.
+//! The programs in `src/bin/` only parse arguments, bind or connect, and call into here.
 
+pub mod cli;
+pub mod client;
 pub mod frame;
+pub mod report;
+pub mod server;
 pub mod transform;

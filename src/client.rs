@@ -1,0 +1,294 @@
+//! A client session: connect, then for each message send it and wait for its reply.
+
+use std::fmt;
+use std::io::{self, BufRead, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::frame::{encode_line, Frame, FrameLimits, FrameReader};
+use crate::report::describe;
+
+/// How long one connection attempt may take before the next address is tried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often `--retry` tries to connect again.
+const RETRY_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Everything that can end a client session early, phrased for the person running it.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The host name did not resolve.
+    Resolve {
+        /// The host name as the user gave it.
+        host: String,
+        /// Why resolution failed.
+        source: io::Error,
+    },
+    /// No address of the host accepted the connection.
+    Connect {
+        /// `host:port` as the user gave it.
+        target: String,
+        /// The error from the last address tried.
+        source: io::Error,
+    },
+    /// A message contains a line feed, so it would arrive as two messages.
+    MessageHasNewline {
+        /// The 1-based number of the offending message.
+        number: usize,
+    },
+    /// The server closed the connection instead of replying.
+    ClosedBeforeReply {
+        /// The 1-based number of the message left without reply.
+        number: usize,
+    },
+    /// No reply arrived within the reply timeout.
+    NoReply {
+        /// The 1-based number of the message left without reply.
+        number: usize,
+        /// How long the client waited.
+        waited: Duration,
+    },
+    /// The messages could not be read (from `--file` or standard input).
+    Input(io::Error),
+    /// The transcript could not be written to standard output.
+    Output(io::Error),
+    /// Any other failure while talking to the server.
+    Io(io::Error),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Resolve { host, source } => {
+                // std prefixes resolver errors with this; the host name says it better.
+                let text = describe(source);
+                let cause = text
+                    .strip_prefix("failed to lookup address information: ")
+                    .unwrap_or(&text);
+                write!(f, "cannot resolve host '{host}': {cause}")
+            }
+            ClientError::Connect { target, source } => {
+                write!(f, "cannot connect to {target}: {}", describe(source))?;
+                if source.kind() == io::ErrorKind::ConnectionRefused {
+                    f.write_str(" (is net_server running?)")?;
+                }
+                Ok(())
+            }
+            ClientError::MessageHasNewline { number } => write!(
+                f,
+                "message {number} contains a line break; send one line per message"
+            ),
+            ClientError::ClosedBeforeReply { number } => write!(
+                f,
+                "the server closed the connection before replying to message {number}"
+            ),
+            ClientError::NoReply { number, waited } => write!(
+                f,
+                "no reply to message {number} within {:.1}s (see --reply-timeout)",
+                waited.as_secs_f64()
+            ),
+            ClientError::Input(e) => write!(f, "cannot read messages: {}", describe(e)),
+            ClientError::Output(e) => write!(f, "cannot write output: {}", describe(e)),
+            ClientError::Io(e) => write!(f, "connection failed: {}", describe(e)),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<io::Error> for ClientError {
+    fn from(error: io::Error) -> Self {
+        ClientError::Io(error)
+    }
+}
+
+/// How a [`Session`] talks to its server.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientConfig {
+    /// Framing for replies; its idle timeout is how long to wait for each reply.
+    pub limits: FrameLimits,
+    /// Send messages bare, without a line feed, exactly as the handout's clients do.
+    pub bare: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            limits: FrameLimits {
+                idle_timeout: Some(Duration::from_secs(5)),
+                ..FrameLimits::default()
+            },
+            bare: false,
+        }
+    }
+}
+
+/// Connects to `host:port`, trying every address the name resolves to. With `retry`, keeps
+/// trying for that long, for scripts that start the server just before the client.
+///
+/// # Errors
+/// [`ClientError::Resolve`] or [`ClientError::Connect`], naming `host:port` as given.
+pub fn connect(host: &str, port: u16, retry: Option<Duration>) -> Result<TcpStream, ClientError> {
+    let target = format!("{host}:{port}");
+    let deadline = Instant::now() + retry.unwrap_or_default();
+    loop {
+        let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
+            Ok(addrs) => addrs.collect(),
+            Err(source) => {
+                let host = host.to_string();
+                return Err(ClientError::Resolve { host, source });
+            }
+        };
+        match connect_any(&addrs) {
+            Ok(stream) => return Ok(stream),
+            Err(_) if Instant::now() < deadline => thread::sleep(RETRY_INTERVAL),
+            Err(source) => return Err(ClientError::Connect { target, source }),
+        }
+    }
+}
+
+/// Tries each address in turn (`localhost` may be `::1` first, where an IPv4-only server
+/// is not listening) and returns the first connection, or the last error.
+fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address found");
+    for addr in addrs {
+        match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+/// An open connection that exchanges messages for replies, one at a time.
+pub struct Session {
+    /// Reads replies; also owns the socket, which `exchange` writes through.
+    reader: FrameReader<TcpStream>,
+    config: ClientConfig,
+    sent: usize,
+    outgoing: Vec<u8>,
+}
+
+impl Session {
+    /// Starts a session on a connected stream.
+    ///
+    /// # Errors
+    /// When the stream cannot be configured.
+    pub fn new(stream: TcpStream, config: ClientConfig) -> io::Result<Session> {
+        stream.set_nodelay(true)?;
+        Ok(Session {
+            reader: FrameReader::new(stream, config.limits),
+            config,
+            sent: 0,
+            outgoing: Vec::new(),
+        })
+    }
+
+    /// Sends `message` and waits for its reply, which it returns without its line feed.
+    /// Invalid UTF-8 in the reply is shown with replacement characters.
+    ///
+    /// # Errors
+    /// When the message spans lines, the server closes or stays silent, or the connection
+    /// fails.
+    pub fn exchange(&mut self, message: &str) -> Result<String, ClientError> {
+        self.sent += 1;
+        let number = self.sent;
+        if message.contains('\n') {
+            return Err(ClientError::MessageHasNewline { number });
+        }
+        self.outgoing.clear();
+        if self.config.bare {
+            self.outgoing.extend_from_slice(message.as_bytes());
+        } else {
+            encode_line(message, &mut self.outgoing);
+        }
+        (&mut self.reader.get_ref()).write_all(&self.outgoing)?;
+        self.read_reply(number)
+    }
+
+    fn read_reply(&mut self, number: usize) -> Result<String, ClientError> {
+        match self.reader.read_frame() {
+            Ok(Some(Frame::Message(bytes))) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+            Ok(Some(Frame::TooLong { len })) => Ok(format!("<reply of {len} bytes not shown>")),
+            Ok(None) => Err(ClientError::ClosedBeforeReply { number }),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(ClientError::NoReply {
+                number,
+                waited: self.config.limits.idle_timeout.unwrap_or_default(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Closes the connection, telling the server this client is done.
+    ///
+    /// # Errors
+    /// When the shutdown fails, e.g. because the server already reset the connection.
+    pub fn close(self) -> io::Result<()> {
+        self.reader.get_ref().shutdown(std::net::Shutdown::Both)
+    }
+}
+
+/// The messages sent when the user names none: several, as the handout asks, chosen to
+/// show off the transforms (a palindrome, digits, non-ASCII text).
+pub const BUILT_IN_MESSAGES: [&str; 5] = [
+    "Hello, server!",
+    "How are you today?",
+    "racecar",
+    "12345",
+    "Grüße aus Straße",
+];
+
+/// `count` generated messages: `message 1`, `message 2`, ...
+pub fn numbered_messages(count: u32) -> impl Iterator<Item = io::Result<String>> {
+    (1..=count).map(|n| Ok(format!("message {n}")))
+}
+
+/// One message per line of `input`, without line endings (`\r\n` files work too). Lines
+/// are read as they are needed, so typed input is sent line by line.
+pub fn lines_of(input: impl BufRead) -> impl Iterator<Item = io::Result<String>> {
+    input.lines().map(|line| {
+        line.map(|mut text| {
+            if text.ends_with('\r') {
+                text.pop();
+            }
+            text
+        })
+    })
+}
+
+/// What the transcript of a session shows on standard output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transcript {
+    /// `> message` and `< reply` lines, so both sides of the conversation are visible.
+    Both,
+    /// Exactly one line per reply and nothing else, for scripts.
+    RepliesOnly,
+}
+
+/// Sends each message in turn, waits for its reply, and prints the exchange to `out`.
+/// Returns how many messages were answered.
+///
+/// # Errors
+/// The first [`ClientError`]: the session stops there.
+pub fn run(
+    session: &mut Session,
+    messages: impl IntoIterator<Item = io::Result<String>>,
+    transcript: Transcript,
+    out: &mut impl Write,
+) -> Result<usize, ClientError> {
+    let mut answered = 0;
+    for message in messages {
+        let message = message.map_err(ClientError::Input)?;
+        if transcript == Transcript::Both {
+            writeln!(out, "> {message}").map_err(ClientError::Output)?;
+        }
+        let reply = session.exchange(&message)?;
+        let shown = match transcript {
+            Transcript::Both => writeln!(out, "< {reply}"),
+            Transcript::RepliesOnly => writeln!(out, "{reply}"),
+        };
+        shown.map_err(ClientError::Output)?;
+        answered += 1;
+    }
+    Ok(answered)
+}

@@ -1,0 +1,30 @@
+//! Turning errors into the one-line messages people read.
+
+use std::io;
+
+/// The text of `error` without std's ` (os error N)` suffix:
+/// `Connection refused`, not `Connection refused (os error 111)`.
+pub fn describe(error: &io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_error_number_is_dropped() {
+        let error = io::Error::from_raw_os_error(111);
+        assert_eq!(describe(&error), "Connection refused");
+    }
+
+    #[test]
+    fn custom_errors_are_kept_whole() {
+        let error = io::Error::new(io::ErrorKind::Other, "no reply within 5s");
+        assert_eq!(describe(&error), "no reply within 5s");
+    }
+}

@@ -1,0 +1,165 @@
+//! The server loop: accept one connection, answer every message on it, accept the next.
+//!
+//! [`serve`] takes a listener its caller bound, so a test can bind port 0 and hand it over,
+//! and so binding errors are reported by the program, not buried here.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use crate::frame::{encode_line, Frame, FrameLimits, FrameReader};
+use crate::report::describe;
+use crate::transform::Transform;
+
+/// How the server answers its clients.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// How each reply is made from its message.
+    pub transform: Transform,
+    /// Framing limits and timeouts for incoming messages.
+    pub limits: FrameLimits,
+    /// Silences the per-connection and per-message debug output.
+    pub quiet: bool,
+}
+
+impl ServerConfig {
+    /// Prints one line of debug output on stderr, unless quiet.
+    fn log(&self, line: fmt::Arguments<'_>) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// How long to back off after a failed `accept` (for example, out of file descriptors),
+/// so a persistent failure does not turn into a busy loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves clients from `listener` one at a time, forever.
+///
+/// A client that misbehaves or vanishes ends only its own connection; the loop then goes
+/// back to `accept`. Connections that arrive meanwhile wait in the listen backlog.
+pub fn serve(listener: &TcpListener, config: &ServerConfig) -> ! {
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => serve_connection(stream, peer, config),
+            Err(e) => {
+                config.log(format_args!("accept failed: {}", describe(&e)));
+                thread::sleep(ACCEPT_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Serves one client until it closes the connection or the connection fails, and logs
+/// how it ended.
+pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &ServerConfig) {
+    config.log(format_args!("[{peer}] connected"));
+    match answer_messages(&stream, peer, config) {
+        Ok(count) => config.log(format_args!(
+            "[{peer}] closed by client after {count} message(s)"
+        )),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            let notice = b"error: idle for too long, closing the connection\n";
+            let _ = (&stream).write_all(notice); // best effort: the client may be gone
+            config.log(format_args!("[{peer}] closed: idle timeout"));
+        }
+        Err(e) => config.log(format_args!("[{peer}] connection lost: {}", describe(&e))),
+    }
+}
+
+/// Reads messages from `stream` and writes a reply to each. Returns how many were answered
+/// once the client closes its side.
+///
+/// # Errors
+/// Any read or write error, and `TimedOut` when the client stays silent past the idle
+/// timeout.
+fn answer_messages(stream: &TcpStream, peer: SocketAddr, config: &ServerConfig) -> io::Result<u64> {
+    // Each reply goes out in a single write; without NODELAY, Nagle's algorithm would
+    // hold back a reply while the previous one is unacknowledged.
+    stream.set_nodelay(true)?;
+    let mut reader = FrameReader::new(stream, config.limits);
+    let mut reply = Vec::new();
+    let mut count = 0;
+    while let Some(frame) = reader.read_frame()? {
+        count += 1;
+        reply.clear();
+        let text = reply_to(&frame, config);
+        encode_line(&text, &mut reply);
+        log_exchange(config, peer, &frame, &text);
+        let mut writer = stream;
+        writer.write_all(&reply)?;
+    }
+    Ok(count)
+}
+
+fn log_exchange(config: &ServerConfig, peer: SocketAddr, frame: &Frame<'_>, reply: &str) {
+    if config.quiet {
+        return;
+    }
+    match frame {
+        Frame::Message(bytes) => {
+            let message = String::from_utf8_lossy(bytes);
+            config.log(format_args!("[{peer}] received {message:?}, replied {reply:?}"));
+        }
+        Frame::TooLong { len } => {
+            config.log(format_args!("[{peer}] received {len} bytes, replied {reply:?}"));
+        }
+    }
+}
+
+/// The reply line (without its line feed) for one frame: the transformed message, or an
+/// error line starting with `error:` for input that cannot be transformed.
+pub fn reply_to(frame: &Frame<'_>, config: &ServerConfig) -> String {
+    match frame {
+        Frame::Message(bytes) => match std::str::from_utf8(bytes) {
+            Ok(message) => config.transform.apply(message),
+            Err(e) => format!(
+                "error: message is not valid UTF-8 (bad byte at offset {})",
+                e.valid_up_to()
+            ),
+        },
+        Frame::TooLong { len } => format!(
+            "error: message too long ({len} bytes; the limit is {})",
+            config.limits.max_line_len
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(transform: Transform) -> ServerConfig {
+        ServerConfig {
+            transform,
+            ..ServerConfig::default()
+        }
+    }
+
+    #[test]
+    fn text_is_transformed() {
+        let frame = Frame::Message(b"hello");
+        assert_eq!(reply_to(&frame, &config(Transform::Upper)), "HELLO");
+    }
+
+    #[test]
+    fn invalid_utf8_gets_an_error_line() {
+        let frame = Frame::Message(b"ab\xffcd");
+        assert_eq!(
+            reply_to(&frame, &config(Transform::Upper)),
+            "error: message is not valid UTF-8 (bad byte at offset 2)"
+        );
+    }
+
+    #[test]
+    fn over_long_message_gets_an_error_line() {
+        let frame = Frame::TooLong { len: 70_000 };
+        assert_eq!(
+            reply_to(&frame, &config(Transform::Tagged)),
+            "error: message too long (70000 bytes; the limit is 65536)"
+        );
+    }
+}
