@@ -300,21 +300,26 @@ mod tests {
 
     #[test]
     fn a_line_split_across_reads_is_one_message() {
-        assert_eq!(frames(vec![Send(b"hel"), Send(b"lo\nwor"), Send(b"ld\n")], 100), [
-            "hello", "world"
-        ]);
+        assert_eq!(
+            frames(vec![Send(b"hel"), Send(b"lo\nwor"), Send(b"ld\n")], 100),
+            ["hello", "world"]
+        );
     }
 
     #[test]
     fn crlf_and_lf_both_end_a_line() {
-        assert_eq!(frames(vec![Send(b"one\r\ntwo\n\r\n")], 100), ["one", "two", ""]);
+        assert_eq!(
+            frames(vec![Send(b"one\r\ntwo\n\r\n")], 100),
+            ["one", "two", ""]
+        );
     }
 
     #[test]
     fn a_pause_ends_a_message_without_newline() {
-        assert_eq!(frames(vec![Send(b"hello"), Pause, Send(b"world"), Pause], 100), [
-            "hello", "world"
-        ]);
+        assert_eq!(
+            frames(vec![Send(b"hello"), Pause, Send(b"world"), Pause], 100),
+            ["hello", "world"]
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ mod tests {
 
     #[test]
     fn custom_errors_are_kept_whole() {
-        let error = io::Error::new(io::ErrorKind::Other, "no reply within 5s");
+        let error = io::Error::other("no reply within 5s");
         assert_eq!(describe(&error), "no reply within 5s");
     }
 }

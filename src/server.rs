@@ -102,10 +102,14 @@ fn log_exchange(config: &ServerConfig, peer: SocketAddr, frame: &Frame<'_>, repl
     match frame {
         Frame::Message(bytes) => {
             let message = String::from_utf8_lossy(bytes);
-            config.log(format_args!("[{peer}] received {message:?}, replied {reply:?}"));
+            config.log(format_args!(
+                "[{peer}] received {message:?}, replied {reply:?}"
+            ));
         }
         Frame::TooLong { len } => {
-            config.log(format_args!("[{peer}] received {len} bytes, replied {reply:?}"));
+            config.log(format_args!(
+                "[{peer}] received {len} bytes, replied {reply:?}"
+            ));
         }
     }
 }

@@ -12,17 +12,17 @@ use unicode_segmentation::UnicodeSegmentation;
 /// A named way of turning a message into its reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Transform {
-    /// The length in characters in brackets, then the text reversed: `hello` -> `[5] olleh`.
-    /// Never equal to the message, even for an empty one or a palindrome.
+    /// The length in brackets, then the text reversed: "hello" -> "[5] olleh". Never the
+    /// same as the message, not even for an empty one or a palindrome.
     #[default]
     Tagged,
-    /// Upper case, Unicode-aware: `straße` -> `STRASSE`.
+    /// Upper case, Unicode-aware: "straße" -> "STRASSE".
     Upper,
-    /// The text backwards by user-perceived characters: `noël` -> `lëon`.
+    /// The text backwards, keeping accented letters and emoji whole: "noël" -> "lëon".
     Reverse,
-    /// ROT13 on ASCII letters; everything else is left alone: `Hello` -> `Uryyb`.
+    /// Each ASCII letter moved 13 places along the alphabet: "Hello" -> "Uryyb".
     Rot13,
-    /// The number of characters: `hello` -> `5`.
+    /// The number of characters: "hello" -> "5".
     Length,
 }
 
@@ -112,7 +112,11 @@ mod tests {
         #[case] message: &str,
         #[case] reply: &str,
     ) {
-        assert_eq!(transform.apply(message), reply, "{transform} of {message:?}");
+        assert_eq!(
+            transform.apply(message),
+            reply,
+            "{transform} of {message:?}"
+        );
     }
 
     #[rstest]

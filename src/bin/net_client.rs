@@ -10,6 +10,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use netlab::client::{
     BUILT_IN_MESSAGES,
 };
 use netlab::frame::FrameLimits;
+use netlab::report::describe;
 
 /// Connect to net_server, send several messages, print each reply, then close.
 ///
@@ -89,7 +91,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), ClientError> {
     let messages = messages(args).map_err(ClientError::Input)?;
-    let stream = client::connect(&args.host, args.port, args.retry)?;
+    let stream = connect(args)?;
     let config = ClientConfig {
         limits: FrameLimits {
             partial_timeout: args.partial_timeout,
@@ -113,6 +115,18 @@ fn run(args: &Args) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// Connects; with `--retry`, says so once on stderr before trying again.
+fn connect(args: &Args) -> Result<TcpStream, ClientError> {
+    match (client::connect(&args.host, args.port, None), args.retry) {
+        (Err(ClientError::Connect { target, source }), Some(retry)) => {
+            let (cause, secs) = (describe(&source), retry.as_secs_f64());
+            eprintln!("net_client: {target} not reachable yet ({cause}); retrying for {secs}s");
+            client::connect(&args.host, args.port, Some(retry))
+        }
+        (result, _) => result,
+    }
+}
+
 /// Where the messages come from, opened before connecting so a typo fails fast.
 fn messages(args: &Args) -> io::Result<Messages> {
     if let Some(path) = &args.file {
@@ -134,11 +148,13 @@ fn messages(args: &Args) -> io::Result<Messages> {
     if !args.messages.is_empty() {
         return Ok(Box::new(args.messages.clone().into_iter().map(Ok)));
     }
-    Ok(Box::new(BUILT_IN_MESSAGES.map(|m| Ok(m.to_string())).into_iter()))
+    Ok(Box::new(
+        BUILT_IN_MESSAGES.map(|m| Ok(m.to_string())).into_iter(),
+    ))
 }
 
 /// Names the file in an open error: "notes.txt: No such file or directory".
 fn with_path(error: io::Error, path: &std::path::Path) -> io::Error {
-    let text = netlab::report::describe(&error);
+    let text = describe(&error);
     io::Error::new(error.kind(), format!("{}: {text}", path.display()))
 }

@@ -66,7 +66,10 @@ fn main() -> ExitCode {
         }
     };
     if let Err(e) = announce(&listener) {
-        eprintln!("net_server: cannot report the listening address: {}", describe(&e));
+        eprintln!(
+            "net_server: cannot report the listening address: {}",
+            describe(&e)
+        );
         return ExitCode::FAILURE;
     }
     let config = ServerConfig {

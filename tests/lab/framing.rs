@@ -1,0 +1,89 @@
+//! TCP is a byte stream, not a message stream: however the bytes are cut up on the way,
+//! every message gets exactly one reply, in order, as one line.
+
+use rstest::rstest;
+
+use crate::support::{Server, TEST_TIMEOUT};
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn lines_that_arrive_together_each_get_a_reply_in_order() {
+    let server = Server::start(&["-t", "upper"]);
+    let mut peer = server.connect();
+    peer.send(b"one\ntwo\nthree\n");
+    peer.expect_line("ONE")
+        .expect_line("TWO")
+        .expect_line("THREE");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_message_split_across_writes_is_one_message() {
+    // A long partial timeout makes the pause between the two writes irrelevant, so the
+    // test cannot depend on how fast this machine is.
+    let server = Server::start(&["-t", "upper", "--partial-timeout", "60000"]);
+    let mut peer = server.connect();
+    peer.send(b"hel");
+    peer.send(b"lo wor");
+    peer.send(b"ld\nnext\n");
+    peer.expect_line("HELLO WORLD").expect_line("NEXT");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn crlf_line_endings_are_accepted_and_not_echoed() {
+    let server = Server::start(&["-t", "reverse"]);
+    let mut peer = server.connect();
+    peer.send(b"abc\r\ndef\r\n");
+    peer.expect_line("cba").expect_line("fed");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn handout_style_bare_messages_are_answered() {
+    // The handout's clients sendall("hello") with no newline, then wait in recv().
+    let server = Server::start(&["-t", "upper"]);
+    let mut peer = server.connect();
+    peer.send(b"hello");
+    peer.expect_line("HELLO");
+    peer.send(b"second message");
+    peer.expect_line("SECOND MESSAGE");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_bare_last_message_before_closing_is_answered() {
+    let server = Server::start(&["-t", "upper"]);
+    let mut peer = server.connect();
+    peer.send(b"line\nbare tail");
+    peer.half_close();
+    peer.expect_line("LINE")
+        .expect_line("BARE TAIL")
+        .expect_closed();
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn each_reply_is_exactly_one_line() {
+    let server = Server::start(&[]);
+    let mut peer = server.connect();
+    peer.send(b"a\r\n\r\nb\rc\n");
+    peer.expect_line("[1] a");
+    peer.expect_line("[0] ");
+    peer.expect_line("[3] c\rb");
+    peer.half_close().expect_closed();
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn many_pipelined_messages_all_get_replies_in_order() {
+    let server = Server::start(&["-t", "length", "-q"]);
+    let mut peer = server.connect();
+    let messages: String = (0..2000)
+        .map(|n| format!("{}\n", "x".repeat(n % 50)))
+        .collect();
+    peer.send(messages.as_bytes());
+    for n in 0..2000 {
+        peer.expect_line(&(n % 50).to_string());
+    }
+}

@@ -1,0 +1,39 @@
+//! Interoperating with programs written exactly as the handout describes: bare messages,
+//! one `recv` per message, replies without a newline.
+
+use rstest::rstest;
+
+use crate::support::{handout_style_server, net_client, TEST_TIMEOUT};
+
+fn upper_without_newline(message: &str) -> String {
+    message.trim_end().to_uppercase()
+}
+
+fn reverse_everything(message: &str) -> String {
+    message.chars().rev().collect()
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_reads_replies_that_have_no_newline() {
+    let addr = handout_style_server(upper_without_newline);
+    net_client()
+        .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
+        .args(["--replies-only", "one", "two", "three"])
+        .assert()
+        .success()
+        .stdout("ONE\nTWO\nTHREE\n");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn bare_client_talks_to_a_server_that_transforms_the_whole_buffer() {
+    // This server would turn "abc\n" into "\ncba"; sent bare, "abc" comes back as "cba".
+    let addr = handout_style_server(reverse_everything);
+    net_client()
+        .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
+        .args(["--bare", "--replies-only", "abc", "hello"])
+        .assert()
+        .success()
+        .stdout("cba\nolleh\n");
+}

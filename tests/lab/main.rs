@@ -1,0 +1,13 @@
+//! The lab's integration tests. Each module is one behaviour area of the handout; all of
+//! them run the real `net_server` and `net_client` programs through `support`.
+
+mod support;
+
+mod errors;
+mod framing;
+mod handout_peers;
+mod hostile_input;
+mod reconnect;
+mod server_output;
+mod sessions;
+mod transforms;

@@ -1,0 +1,49 @@
+//! What the server prints: the `listening on` line first, then debug output as it goes
+//! ("You included some debug messages so that you could see the output, right?").
+
+use std::process::Command;
+
+use rstest::rstest;
+
+use crate::support::{program, Server, TEST_TIMEOUT};
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn server_announces_its_real_address_when_the_os_picks_the_port() {
+    let mut command = Command::new(program("net_server"));
+    command.args(["--host", "127.0.0.1", "--port", "0", "-t", "upper"]);
+    let server = Server::try_start(command, 0).expect("net_server starts on port 0");
+    assert_ne!(server.port, 0);
+    server.connect().exchange("found you", "FOUND YOU");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn server_logs_connections_messages_and_replies() {
+    let server = Server::start(&["-t", "upper"]);
+    server.client().args(["hi", "there"]).assert().success();
+    server.wait_for_output("closed by client after 2 message(s)");
+    let output = server.output();
+    for expected in [
+        "] connected",
+        "received \"hi\", replied \"HI\"",
+        "received \"there\", replied \"THERE\"",
+    ] {
+        assert!(output.contains(expected), "no {expected:?} in:\n{output}");
+    }
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn quiet_server_prints_only_the_listening_line() {
+    let server = Server::start(&["-t", "upper", "--quiet"]);
+    let mut peer = server.connect();
+    peer.exchange("hi", "HI");
+    peer.send(b"\xff\n")
+        .expect_line("error: message is not valid UTF-8 (bad byte at offset 0)");
+    peer.half_close().expect_closed();
+    // A second connection proves the first one's end has been fully handled.
+    server.connect().exchange("x", "X");
+    let expected = format!("stdout: listening on 127.0.0.1:{}\n", server.port);
+    assert_eq!(server.output(), expected);
+}

@@ -1,0 +1,130 @@
+//! "Send more than one message, and for every message, first send it, then receive the
+//! reply": multi-message sessions from every message source, replies in order, exact output.
+
+use rstest::rstest;
+
+use crate::support::{fixture, read_fixture, Server, TEST_TIMEOUT};
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_prints_one_reply_per_argument_in_order() {
+    let server = Server::start(&["-t", "upper"]);
+    server
+        .client()
+        .args(["--replies-only", "one", "two", "three"])
+        .assert()
+        .success()
+        .stdout("ONE\nTWO\nTHREE\n");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_shows_both_sides_of_the_conversation_by_default() {
+    let server = Server::start(&["-t", "reverse"]);
+    let expected = format!(
+        "connected to 127.0.0.1:{}\n> abc\n< cba\n> hello world\n< dlrow olleh\nclosed after 2 message(s)\n",
+        server.port
+    );
+    server
+        .client()
+        .args(["abc", "hello world"])
+        .assert()
+        .success()
+        .stdout(expected);
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_without_messages_sends_its_built_in_series() {
+    let server = Server::start(&[]);
+    let expected =
+        read_fixture("expected/builtin.transcript.txt").replace("PORT", &server.port.to_string());
+    server.client().assert().success().stdout(expected);
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_sends_each_line_of_a_file(
+    #[values("tagged", "upper", "reverse", "rot13", "length")] transform: &str,
+) {
+    let server = Server::start(&["--transform", transform]);
+    let expected = read_fixture(&format!("expected/lab.{transform}.txt"));
+    server
+        .client()
+        .arg("--replies-only")
+        .arg("--file")
+        .arg(fixture("messages/lab.txt"))
+        .assert()
+        .success()
+        .stdout(expected);
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_strips_windows_line_endings_from_a_file() {
+    let server = Server::start(&["-t", "upper"]);
+    server
+        .client()
+        .arg("--replies-only")
+        .arg("--file")
+        .arg(fixture("messages/crlf.txt"))
+        .assert()
+        .success()
+        .stdout("FIRST LINE\nSECOND LINE\nTHIRD\n");
+}
+
+#[rstest]
+#[case::file_dash(&["--file", "-"])]
+#[case::interactive(&["-i"])]
+#[timeout(TEST_TIMEOUT)]
+fn client_sends_lines_from_standard_input(#[case] source: &[&str]) {
+    let server = Server::start(&["-t", "rot13"]);
+    server
+        .client()
+        .arg("--replies-only")
+        .args(source)
+        .write_stdin("hello\nworld\n")
+        .assert()
+        .success()
+        .stdout("uryyb\njbeyq\n");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_generates_numbered_messages_with_count() {
+    let server = Server::start(&["-t", "upper"]);
+    let expected: String = (1..=500).map(|n| format!("MESSAGE {n}\n")).collect();
+    server
+        .client()
+        .args(["--replies-only", "--count", "500"])
+        .assert()
+        .success()
+        .stdout(expected);
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_with_zero_count_connects_and_closes_cleanly() {
+    let server = Server::start(&[]);
+    server
+        .client()
+        .args(["--replies-only", "--count", "0"])
+        .assert()
+        .success()
+        .stdout("");
+    server.wait_for_output("closed by client after 0 message(s)");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_finds_the_server_through_localhost() {
+    // `localhost` may resolve to ::1 first, where this IPv4 server is not listening: the
+    // client must go on to 127.0.0.1.
+    let server = Server::start(&["-t", "upper"]);
+    crate::support::net_client()
+        .args(["--host", "localhost", "--port", &server.port.to_string()])
+        .args(["--replies-only", "hi"])
+        .assert()
+        .success()
+        .stdout("HI\n");
+}

@@ -1,0 +1,381 @@
+//! The harness every test shares: start `net_server` on a fresh port, talk to it over a
+//! raw socket or through `net_client`, and on failure show everything needed to debug:
+//! what was sent, what was expected, what came back, and the server's own output.
+
+#![allow(dead_code)] // each test module uses a different part of the harness
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The longest any single step (a server start, a read, a client run) may take before the
+/// test fails instead of hanging.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The time limit for a whole test, for `#[timeout(...)]`.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The path of one of this package's programs, built by `cargo test`.
+pub fn program(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_net_server"));
+    dir.with_file_name(name)
+}
+
+/// A file under `fixtures/`.
+pub fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path)
+}
+
+/// The text of a file under `fixtures/`.
+pub fn read_fixture(path: &str) -> String {
+    let full = fixture(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()))
+}
+
+/// `net_client` with a step timeout, not yet pointed at any server.
+pub fn net_client() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(program("net_client"));
+    cmd.timeout(STEP_TIMEOUT);
+    cmd
+}
+
+/// A free port, as far as the operating system can tell right now.
+pub fn free_port() -> u16 {
+    portpicker::pick_unused_port().expect("no free port left on this machine")
+}
+
+/// A running `net_server`, killed and reaped when dropped. If the test is failing at that
+/// moment, the server's output is printed so the failure explains itself.
+pub struct Server {
+    child: Child,
+    /// The port the server listens on.
+    pub port: u16,
+    output: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `net_server` on 127.0.0.1 and a fresh port, with extra `args`.
+    pub fn start(args: &[&str]) -> Server {
+        Server::start_with(|port| {
+            let mut cmd = Command::new(program("net_server"));
+            cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+            cmd.args(args);
+            cmd
+        })
+    }
+
+    /// Starts the server that `command` builds for a port, on a port picked with
+    /// portpicker. Another process may grab the port between the pick and the bind; then
+    /// the server exits saying so, and a new port is tried.
+    pub fn start_with(command: impl Fn(u16) -> Command) -> Server {
+        for _ in 0..5 {
+            let port = free_port();
+            match Server::try_start(command(port), port) {
+                Ok(server) => return server,
+                Err(output) if output.contains("Address already in use") => continue,
+                Err(output) => panic!("net_server did not start on port {port}:\n{output}"),
+            }
+        }
+        panic!("net_server lost the race for a free port five times in a row");
+    }
+
+    /// Starts `command`, which should listen on `port` (0: any), then waits for its
+    /// `listening on` line. On failure, returns what the server printed.
+    pub fn try_start(mut command: Command, port: u16) -> Result<Server, String> {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawning net_server");
+        let output = Arc::new(Mutex::new(String::new()));
+        let stderr = collect_lines(
+            child.stderr.take().expect("piped stderr"),
+            &output,
+            "stderr",
+        );
+        let stdout = child.stdout.take().expect("piped stdout");
+        match wait_until_listening(stdout, &output, port) {
+            Ok(port) => Ok(Server {
+                child,
+                port,
+                output,
+            }),
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = stderr.join(); // the pipe closed with the process: all is collected
+                let output = output.lock().expect("output lock").clone();
+                Err(format!("{why}\n{output}"))
+            }
+        }
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `net_client` pointed at this server.
+    pub fn client(&self) -> assert_cmd::Command {
+        let mut cmd = net_client();
+        cmd.args(["--host", "127.0.0.1", "--port", &self.port.to_string()]);
+        cmd
+    }
+
+    /// A raw socket connected to this server.
+    pub fn connect(&self) -> Peer {
+        Peer::connect(self.addr())
+    }
+
+    /// The process id, to inspect the server from outside.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server printed so far, one line per line, tagged by stream.
+    pub fn output(&self) -> String {
+        self.output.lock().expect("output lock").clone()
+    }
+
+    /// Waits until the server's output contains `text` (its log lags a little behind
+    /// what clients see), failing the test after the step timeout.
+    pub fn wait_for_output(&self, text: &str) {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        while !self.output().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "the server never printed {text:?}; its output:\n{}",
+                self.output()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// True while the server process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() {
+            eprintln!(
+                "--- net_server on port {} printed:\n{}--- end of net_server output",
+                self.port,
+                self.output()
+            );
+        }
+    }
+}
+
+/// Reads the server's first stdout line, which must announce 127.0.0.1 and `port` (any
+/// port if 0), then keeps collecting the rest. Returns the announced port. Gives up after
+/// the step timeout or when the server exits.
+fn wait_until_listening(
+    stdout: ChildStdout,
+    output: &Arc<Mutex<String>>,
+    port: u16,
+) -> Result<u16, String> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let output = Arc::clone(output);
+    thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok);
+        let _ = ready_tx.send(first.clone());
+        for line in first.into_iter().chain(lines.map_while(Result::ok)) {
+            let _ = writeln!(output.lock().expect("output lock"), "stdout: {line}");
+        }
+    });
+    let line = match ready_rx.recv_timeout(STEP_TIMEOUT) {
+        Ok(Some(line)) => line,
+        Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+            return Err("net_server exited before listening".to_string())
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            return Err(format!("no 'listening on' line within {STEP_TIMEOUT:?}"))
+        }
+    };
+    let announced: Option<SocketAddr> = line
+        .strip_prefix("listening on ")
+        .and_then(|addr| addr.parse().ok());
+    match announced {
+        Some(addr) if addr.ip() == Ipv4Addr::LOCALHOST && (port == 0 || addr.port() == port) => {
+            Ok(addr.port())
+        }
+        _ => Err(format!(
+            "expected \"listening on 127.0.0.1:{port}\" first, got {line:?}"
+        )),
+    }
+}
+
+/// Copies each line from `source` into `output`, tagged with `label`, until it closes.
+fn collect_lines(
+    source: impl Read + Send + 'static,
+    output: &Arc<Mutex<String>>,
+    label: &str,
+) -> thread::JoinHandle<()> {
+    let output = Arc::clone(output);
+    let label = label.to_string();
+    thread::spawn(move || {
+        for line in BufReader::new(source).lines().map_while(Result::ok) {
+            let _ = writeln!(output.lock().expect("output lock"), "{label}: {line}");
+        }
+    })
+}
+
+/// A raw TCP client for poking at the server byte by byte. It records everything it sends
+/// and receives, and every failed expectation shows that transcript.
+pub struct Peer {
+    reader: BufReader<TcpStream>,
+    transcript: String,
+}
+
+impl Peer {
+    /// Connects to `addr`, with reads that give up after the step timeout.
+    pub fn connect(addr: SocketAddr) -> Peer {
+        let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        stream
+            .set_read_timeout(Some(STEP_TIMEOUT))
+            .expect("set timeout");
+        stream.set_nodelay(true).expect("set nodelay");
+        Peer {
+            reader: BufReader::new(stream),
+            transcript: String::new(),
+        }
+    }
+
+    fn stream(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
+    /// Sends `bytes` in one write.
+    pub fn send(&mut self, bytes: &[u8]) -> &mut Peer {
+        let shown = if bytes.len() > 200 {
+            format!("<{} bytes>", bytes.len())
+        } else {
+            format!("{:?}", String::from_utf8_lossy(bytes))
+        };
+        let _ = writeln!(self.transcript, "sent:     {shown}");
+        let mut stream = self.stream();
+        if let Err(e) = stream.write_all(bytes) {
+            self.fail(&format!("write failed: {e}"));
+        }
+        self
+    }
+
+    /// Reads one reply line, without its `\n`. Fails the test if none arrives.
+    pub fn read_line(&mut self) -> String {
+        let mut line = Vec::new();
+        match self.reader.read_until(b'\n', &mut line) {
+            Ok(0) => self.fail("the server closed the connection instead of replying"),
+            Ok(_) if line.last() != Some(&b'\n') => self.fail(&format!(
+                "the server closed the connection mid-line after {:?}",
+                String::from_utf8_lossy(&line)
+            )),
+            Ok(_) => {}
+            Err(e) => self.fail(&format!("no reply line: {e}")),
+        }
+        line.pop();
+        let line = String::from_utf8_lossy(&line).into_owned();
+        let _ = writeln!(self.transcript, "received: {line:?}");
+        line
+    }
+
+    /// Reads one reply line and checks it is exactly `expected`.
+    pub fn expect_line(&mut self, expected: &str) -> &mut Peer {
+        let line = self.read_line();
+        if line != expected {
+            self.fail(&format!("expected {expected:?}, received {line:?}"));
+        }
+        self
+    }
+
+    /// Sends `message` and a newline, then checks the reply is `expected`.
+    pub fn exchange(&mut self, message: &str, expected: &str) -> &mut Peer {
+        self.send(format!("{message}\n").as_bytes());
+        self.expect_line(expected)
+    }
+
+    /// Checks the server has closed the connection and sent nothing more.
+    pub fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) if rest.is_empty() => {}
+            Ok(_) => self.fail(&format!(
+                "unexpected data: {:?}",
+                String::from_utf8_lossy(&rest)
+            )),
+            Err(e) => self.fail(&format!("expected the connection to close: {e}")),
+        }
+    }
+
+    /// Checks nothing arrives for `wait`: for asserting that a server is (rightly) busy
+    /// with someone else. Can only pass wrongly on a very slow machine, never fail wrongly.
+    pub fn expect_silence(&mut self, wait: Duration) {
+        self.stream()
+            .set_read_timeout(Some(wait))
+            .expect("set timeout");
+        let mut byte = [0; 1];
+        let result = self.stream().peek(&mut byte);
+        self.stream()
+            .set_read_timeout(Some(STEP_TIMEOUT))
+            .expect("set timeout");
+        if let Ok(n) = result {
+            self.fail(&format!("expected no reply yet, but {n} byte(s) arrived"));
+        }
+    }
+
+    /// Shuts down the sending side: the server sees end of input but can still reply.
+    pub fn half_close(&mut self) -> &mut Peer {
+        let _ = writeln!(self.transcript, "shut down the sending side");
+        self.stream().shutdown(Shutdown::Write).expect("shutdown");
+        self
+    }
+
+    /// Waits until the server has sent something, then closes with it unread, which makes
+    /// the kernel answer with a reset (RST) instead of a clean close.
+    pub fn reset_after_reply(self) {
+        let mut byte = [0; 1];
+        self.stream()
+            .peek(&mut byte)
+            .expect("a reply to arrive before the reset");
+    }
+
+    /// Fails the test, showing the transcript so far.
+    pub fn fail(&self, what: &str) -> ! {
+        panic!(
+            "{what}\n--- transcript:\n{}--- end of transcript",
+            self.transcript
+        );
+    }
+}
+
+/// A stand-in server written exactly as the lab handout describes, run on a thread: it
+/// accepts one client, and for every `recv` sends back `reply(text)` (with whatever line
+/// ending `reply` chooses), until the client closes.
+pub fn handout_style_server(reply: fn(&str) -> String) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    thread::spawn(move || {
+        let (mut sock, _) = listener.accept().expect("accept");
+        let mut buf = [0; 1024];
+        while let Ok(n @ 1..) = sock.read(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]);
+            if sock.write_all(reply(&msg).as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    addr
+}
