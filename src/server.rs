@@ -144,6 +144,25 @@ mod tests {
     }
 
     #[test]
+    fn serve_answers_sessions_on_a_listener_it_is_given() {
+        use crate::client::{connect, ClientConfig, Session};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("local addr").port();
+        let config = ServerConfig {
+            quiet: true,
+            ..config(Transform::Upper)
+        };
+        thread::spawn(move || serve(&listener, &config));
+        for name in ["first", "second"] {
+            let stream = connect("127.0.0.1", port, None).expect("connect");
+            let mut session = Session::new(stream, ClientConfig::default()).expect("session");
+            assert_eq!(session.exchange(name).expect("reply"), name.to_uppercase());
+            assert_eq!(session.exchange("ß").expect("reply"), "SS");
+            session.close().expect("close");
+        }
+    }
+
+    #[test]
     fn text_is_transformed() {
         let frame = Frame::Message(b"hello");
         assert_eq!(reply_to(&frame, &config(Transform::Upper)), "HELLO");

@@ -14,6 +14,8 @@ fn lines_that_arrive_together_each_get_a_reply_in_order() {
     peer.expect_line("ONE")
         .expect_line("TWO")
         .expect_line("THREE");
+    drop(peer);
+    server.assert_still_serving();
 }
 
 #[rstest]
@@ -27,15 +29,19 @@ fn a_message_split_across_writes_is_one_message() {
     peer.send(b"lo wor");
     peer.send(b"ld\nnext\n");
     peer.expect_line("HELLO WORLD").expect_line("NEXT");
+    drop(peer);
+    server.assert_still_serving();
 }
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn crlf_line_endings_are_accepted_and_not_echoed() {
-    let server = Server::start(&["-t", "reverse"]);
+    let server = Server::start(&["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(b"abc\r\ndef\r\n");
-    peer.expect_line("cba").expect_line("fed");
+    peer.expect_line("ABC").expect_line("DEF");
+    drop(peer);
+    server.assert_still_serving();
 }
 
 #[rstest]
@@ -48,6 +54,8 @@ fn handout_style_bare_messages_are_answered() {
     peer.expect_line("HELLO");
     peer.send(b"second message");
     peer.expect_line("SECOND MESSAGE");
+    drop(peer);
+    server.assert_still_serving();
 }
 
 #[rstest]
@@ -60,18 +68,21 @@ fn a_bare_last_message_before_closing_is_answered() {
     peer.expect_line("LINE")
         .expect_line("BARE TAIL")
         .expect_closed();
+    drop(peer);
+    server.assert_still_serving();
 }
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn each_reply_is_exactly_one_line() {
-    let server = Server::start(&[]);
+    let server = Server::start(&["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(b"a\r\n\r\nb\rc\n");
-    peer.expect_line("[1] a");
-    peer.expect_line("[0] ");
-    peer.expect_line("[3] c\rb");
+    peer.expect_line("A");
+    peer.expect_line("");
+    peer.expect_line("B\rC");
     peer.half_close().expect_closed();
+    server.assert_still_serving();
 }
 
 #[rstest]

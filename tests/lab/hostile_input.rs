@@ -9,16 +9,6 @@ use rstest::rstest;
 
 use crate::support::{Server, TEST_TIMEOUT};
 
-/// After whatever a test did, a fresh client must still get correct replies.
-fn assert_still_serving(server: &Server) {
-    server
-        .client()
-        .args(["--replies-only", "still", "there"])
-        .assert()
-        .success()
-        .stdout("STILL\nTHERE\n");
-}
-
 #[rstest]
 #[case::invalid_utf8(
     b"ab\xff\xfecd\n",
@@ -39,7 +29,7 @@ fn odd_bytes_get_a_reply_and_the_session_goes_on(#[case] bytes: &[u8], #[case] r
     peer.send(bytes).expect_line(reply);
     peer.exchange("after", "AFTER");
     drop(peer);
-    assert_still_serving(&server);
+    server.assert_still_serving();
 }
 
 #[rstest]
@@ -53,7 +43,7 @@ fn ten_megabyte_line_gets_an_error_and_memory_stays_bounded() {
     peer.exchange("short", "SHORT");
     assert_peak_memory_below(&server, 16 * 1024 * 1024);
     drop(peer);
-    assert_still_serving(&server);
+    server.assert_still_serving();
 }
 
 #[rstest]
@@ -77,7 +67,7 @@ fn replies_still_arrive_after_the_client_half_closes() {
         .expect_line("THREE");
     peer.expect_closed();
     server.wait_for_output("closed by client after 3 message(s)");
-    assert_still_serving(&server);
+    server.assert_still_serving();
 }
 
 #[rstest]
@@ -87,7 +77,7 @@ fn client_that_resets_the_connection_ends_only_its_own_session() {
     let mut peer = server.connect();
     peer.send(b"hello\nmore\n");
     peer.reset_after_reply();
-    assert_still_serving(&server);
+    server.assert_still_serving();
 }
 
 #[rstest]
@@ -105,7 +95,7 @@ fn client_that_vanishes_while_replies_are_being_written_is_survived() {
     let burst = "a fairly long message to fill the buffers\n".repeat(100_000);
     let _ = stream.write_all(burst.as_bytes());
     drop(stream);
-    assert_still_serving(&server);
+    server.assert_still_serving();
 }
 
 #[rstest]

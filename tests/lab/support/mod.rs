@@ -130,6 +130,16 @@ impl Server {
         cmd
     }
 
+    /// Checks that a fresh client still gets correct replies, whatever happened before.
+    /// Needs a server started with `--transform upper`.
+    pub fn assert_still_serving(&self) {
+        self.client()
+            .args(["--replies-only", "still", "there"])
+            .assert()
+            .success()
+            .stdout("STILL\nTHERE\n");
+    }
+
     /// A raw socket connected to this server.
     pub fn connect(&self) -> Peer {
         Peer::connect(self.addr())
