@@ -8,7 +8,9 @@ use std::thread;
 use predicates::prelude::*;
 use rstest::rstest;
 
-use crate::support::{free_port, net_client, program, Server, STEP_TIMEOUT, TEST_TIMEOUT};
+use crate::support::{
+    free_port, net_client, net_client_to, program, Server, STEP_TIMEOUT, TEST_TIMEOUT,
+};
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
@@ -111,16 +113,8 @@ fn client_reports_a_server_that_closes_mid_session() {
         reader.read_line(&mut line).expect("read");
         (&stream).write_all(b"only one\n").expect("write");
     });
-    net_client()
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "a",
-            "b",
-            "c",
-        ])
+    net_client_to(port)
+        .args(["a", "b", "c"])
         .assert()
         .code(1)
         .stderr("net_client: the server closed the connection before replying to message 2\n");
@@ -131,8 +125,7 @@ fn client_reports_a_server_that_closes_mid_session() {
 fn client_gives_up_on_a_server_that_never_replies() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("local addr").port();
-    net_client()
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+    net_client_to(port)
         .args(["--reply-timeout", "0.2", "hello"])
         .assert()
         .code(1)

@@ -3,7 +3,7 @@
 
 use rstest::rstest;
 
-use crate::support::{handout_style_server, net_client, TEST_TIMEOUT};
+use crate::support::{handout_style_server, net_client_to, TEST_TIMEOUT};
 
 fn upper_without_newline(message: &str) -> String {
     message.trim_end().to_uppercase()
@@ -17,8 +17,7 @@ fn reverse_everything(message: &str) -> String {
 #[timeout(TEST_TIMEOUT)]
 fn client_reads_replies_that_have_no_newline() {
     let addr = handout_style_server(upper_without_newline);
-    net_client()
-        .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
+    net_client_to(addr.port())
         .args(["--replies-only", "one", "two", "three"])
         .assert()
         .success()
@@ -30,8 +29,7 @@ fn client_reads_replies_that_have_no_newline() {
 fn bare_client_talks_to_a_server_that_transforms_the_whole_buffer() {
     // This server would turn "abc\n" into "\ncba"; sent bare, "abc" comes back as "cba".
     let addr = handout_style_server(reverse_everything);
-    net_client()
-        .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
+    net_client_to(addr.port())
         .args(["--bare", "--replies-only", "abc", "hello"])
         .assert()
         .success()

@@ -47,6 +47,13 @@ pub fn net_client() -> assert_cmd::Command {
     cmd
 }
 
+/// `net_client` pointed at 127.0.0.1:`port`.
+pub fn net_client_to(port: u16) -> assert_cmd::Command {
+    let mut cmd = net_client();
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+    cmd
+}
+
 /// A free port, as far as the operating system can tell right now.
 pub fn free_port() -> u16 {
     portpicker::pick_unused_port().expect("no free port left on this machine")
@@ -125,9 +132,7 @@ impl Server {
 
     /// `net_client` pointed at this server.
     pub fn client(&self) -> assert_cmd::Command {
-        let mut cmd = net_client();
-        cmd.args(["--host", "127.0.0.1", "--port", &self.port.to_string()]);
-        cmd
+        net_client_to(self.port)
     }
 
     /// Checks that a fresh client still gets correct replies, whatever happened before.
