@@ -11,6 +11,9 @@ use crate::report::describe;
 
 /// How long one connection attempt may take before the next address is tried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest reply shown. Far above the server's default message limit, because a reply
+/// can be longer than its message (`[65536] ` + 64 KiB, or upper case growing some text).
+pub const MAX_REPLY_LEN: usize = 16 * 1024 * 1024;
 /// How often `--retry` tries to connect again.
 const RETRY_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -115,6 +118,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             limits: FrameLimits {
+                max_line_len: MAX_REPLY_LEN,
                 idle_timeout: Some(Duration::from_secs(5)),
                 ..FrameLimits::default()
             },

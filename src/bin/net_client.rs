@@ -96,7 +96,7 @@ fn run(args: &Args) -> Result<(), ClientError> {
         limits: FrameLimits {
             partial_timeout: args.partial_timeout,
             idle_timeout: Some(args.reply_timeout),
-            ..FrameLimits::default()
+            max_line_len: client::MAX_REPLY_LEN,
         },
         bare: args.bare,
     };

@@ -128,3 +128,18 @@ fn client_finds_the_server_through_localhost() {
         .success()
         .stdout("HI\n");
 }
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn longest_allowed_message_gets_its_whole_reply() {
+    // The reply ("[65536] " and the text) is longer than the longest message.
+    let server = Server::start(&[]);
+    let message = "ab".repeat(32 * 1024);
+    let reply = format!("[65536] {}\n", "ba".repeat(32 * 1024));
+    server
+        .client()
+        .args(["--replies-only", &message])
+        .assert()
+        .success()
+        .stdout(reply);
+}
