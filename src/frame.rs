@@ -17,7 +17,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// How much a single read asks the kernel for.
-const READ_CHUNK: usize = 16 * 1024;
+pub const READ_CHUNK: usize = 16 * 1024;
 
 /// The limits and timeouts a [`FrameReader`] works with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,18 +73,130 @@ impl TimedRead for &TcpStream {
     }
 }
 
-/// Splits a byte stream into [`Frame`]s. See the module documentation for the rules.
-#[derive(Debug)]
-pub struct FrameReader<R> {
-    source: R,
-    limits: FrameLimits,
-    /// Bytes read but not yet returned live in `buf[start..]`.
+/// The framing rules without any I/O: bytes go in, [`Frame`]s come out. The blocking
+/// [`FrameReader`] and the async server both read through one of these.
+#[derive(Debug, Default)]
+pub struct Framer {
+    max_line_len: usize,
+    /// Bytes received but not yet returned live in `buf[start..]`.
     buf: Vec<u8>,
     start: usize,
     /// `buf[start..start + scanned]` is known to hold no line feed.
     scanned: usize,
+    /// Where the next complete line ends (its line feed), once found.
+    line_end: Option<usize>,
     /// Bytes of an over-long message already thrown away.
     discarded: usize,
+}
+
+impl Framer {
+    /// A framer that delivers messages of up to `max_line_len` bytes.
+    pub fn new(max_line_len: usize) -> Self {
+        Framer {
+            max_line_len,
+            ..Framer::default()
+        }
+    }
+
+    /// The buffer to append newly received bytes to. It has room for at least one read
+    /// of [`READ_CHUNK`] bytes without reallocating.
+    pub fn buffer_to_fill(&mut self) -> &mut Vec<u8> {
+        if self.start > 0 {
+            // Move the unreturned bytes to the front, reusing the space before them.
+            self.buf.copy_within(self.start.., 0);
+            self.buf.truncate(self.pending());
+            self.line_end = self.line_end.map(|end| end - self.start);
+            self.start = 0;
+        }
+        self.buf.reserve(READ_CHUNK);
+        &mut self.buf
+    }
+
+    /// Frees the buffer if it holds nothing, so an idle connection costs no buffer memory.
+    pub fn release_if_empty(&mut self) {
+        if self.pending() == 0 {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
+    }
+
+    /// True when a complete line is buffered. While there is none, drops an over-long
+    /// partial line so the buffer never outgrows the limit.
+    pub fn has_line(&mut self) -> bool {
+        if self.line_end.is_some() {
+            return true;
+        }
+        let unscanned = &self.buf[self.start + self.scanned..];
+        if let Some(i) = unscanned.iter().position(|&b| b == b'\n') {
+            self.line_end = Some(self.start + self.scanned + i);
+            return true;
+        }
+        self.scanned = self.pending();
+        if self.pending() > self.max_line_len {
+            self.discarded += self.pending();
+            self.buf.truncate(self.start);
+            self.scanned = 0;
+        }
+        false
+    }
+
+    /// Consumes and returns the next complete line, if one is buffered.
+    pub fn next_line(&mut self) -> Option<Frame<'_>> {
+        if !self.has_line() {
+            return None;
+        }
+        let end = self.line_end.take()?;
+        let line_start = self.start;
+        self.start = end + 1;
+        self.scanned = 0;
+        Some(self.frame(line_start, end))
+    }
+
+    /// True when part of a message has arrived but not its end.
+    pub fn is_mid_message(&self) -> bool {
+        self.pending() > 0 || self.discarded > 0
+    }
+
+    /// Consumes everything buffered as one message: the sender paused or closed.
+    pub fn take_rest(&mut self) -> Option<Frame<'_>> {
+        if !self.is_mid_message() {
+            return None;
+        }
+        let (line_start, end) = (self.start, self.buf.len());
+        self.start = end;
+        self.scanned = 0;
+        self.line_end = None;
+        Some(self.frame(line_start, end))
+    }
+
+    /// The number of buffered bytes not yet returned.
+    fn pending(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// The frame for `buf[from..to]` plus anything discarded before it, minus a trailing `\r`.
+    fn frame(&mut self, from: usize, to: usize) -> Frame<'_> {
+        let mut line = &self.buf[from..to];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        let len = self.discarded + line.len();
+        self.discarded = 0;
+        if len > self.max_line_len {
+            Frame::TooLong { len }
+        } else {
+            Frame::Message(line)
+        }
+    }
+}
+
+/// Splits a blocking byte stream into [`Frame`]s. See the module documentation for the
+/// rules.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    source: R,
+    limits: FrameLimits,
+    framer: Framer,
     /// The read timeout currently set on `source`, to avoid a system call per read.
     timeout: Option<Option<Duration>>,
 }
@@ -95,10 +207,7 @@ impl<R: TimedRead> FrameReader<R> {
         FrameReader {
             source,
             limits,
-            buf: Vec::with_capacity(READ_CHUNK),
-            start: 0,
-            scanned: 0,
-            discarded: 0,
+            framer: Framer::new(limits.max_line_len),
             timeout: None,
         }
     }
@@ -111,22 +220,20 @@ impl<R: TimedRead> FrameReader<R> {
     /// and any error of the underlying reads.
     pub fn read_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
         loop {
-            if let Some(end) = self.find_line_end() {
-                return Ok(Some(self.take_line(end)));
+            if self.framer.has_line() {
+                return Ok(self.framer.next_line());
             }
-            let waiting_mid_message = self.pending() > 0 || self.discarded > 0;
-            let timeout = if waiting_mid_message {
+            let mid_message = self.framer.is_mid_message();
+            let timeout = if mid_message {
                 Some(self.limits.partial_timeout)
             } else {
                 self.limits.idle_timeout
             };
             match self.fill(timeout) {
-                Ok(0) => return Ok(self.take_rest()),
+                Ok(0) => return Ok(self.framer.take_rest()),
                 Ok(_) => {}
-                Err(e) if is_timeout(&e) && waiting_mid_message => return Ok(self.take_rest()),
-                Err(e) if is_timeout(&e) => {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))
-                }
+                Err(e) if is_timeout(&e) && mid_message => return Ok(self.framer.take_rest()),
+                Err(e) if is_timeout(&e) => return Err(idle_timeout()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -138,92 +245,30 @@ impl<R: TimedRead> FrameReader<R> {
         &self.source
     }
 
-    /// True when bytes of a further message are already buffered, so reading it will not
+    /// True when another complete message is already buffered, so reading it will not
     /// wait on the network. Writers use this to batch replies.
-    pub fn has_buffered_data(&self) -> bool {
-        self.pending() > 0
+    pub fn has_line(&mut self) -> bool {
+        self.framer.has_line()
     }
 
-    /// The number of buffered bytes not yet returned.
-    fn pending(&self) -> usize {
-        self.buf.len() - self.start
-    }
-
-    /// Looks for a line feed in the unscanned part of the buffer. While there is none,
-    /// drops an over-long partial line so the buffer never outgrows the limit.
-    fn find_line_end(&mut self) -> Option<usize> {
-        let unscanned = &self.buf[self.start + self.scanned..];
-        match unscanned.iter().position(|&b| b == b'\n') {
-            Some(i) => Some(self.start + self.scanned + i),
-            None => {
-                self.scanned = self.pending();
-                if self.pending() > self.limits.max_line_len {
-                    self.discarded += self.pending();
-                    self.buf.truncate(self.start);
-                    self.scanned = 0;
-                }
-                None
-            }
-        }
-    }
-
-    /// Consumes the line ending at the line feed at `end`.
-    fn take_line(&mut self, end: usize) -> Frame<'_> {
-        let line_start = self.start;
-        self.start = end + 1;
-        self.scanned = 0;
-        self.frame(line_start, end)
-    }
-
-    /// Consumes whatever is buffered as the final part of a message, if anything is.
-    fn take_rest(&mut self) -> Option<Frame<'_>> {
-        if self.pending() == 0 && self.discarded == 0 {
-            return None;
-        }
-        let (line_start, end) = (self.start, self.buf.len());
-        self.start = end;
-        self.scanned = 0;
-        Some(self.frame(line_start, end))
-    }
-
-    /// The frame for `buf[from..to]` plus anything discarded before it, minus a trailing `\r`.
-    fn frame(&mut self, from: usize, to: usize) -> Frame<'_> {
-        let mut line = &self.buf[from..to];
-        if let [rest @ .., b'\r'] = line {
-            line = rest;
-        }
-        let len = self.discarded + line.len();
-        self.discarded = 0;
-        if len > self.limits.max_line_len {
-            Frame::TooLong { len }
-        } else {
-            Frame::Message(line)
-        }
-    }
-
-    /// Reads more bytes into the buffer, waiting at most `timeout`. Returns how many arrived.
+    /// Reads more bytes, waiting at most `timeout`. Returns how many arrived.
     fn fill(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
-        self.compact();
         if self.timeout != Some(timeout) {
             self.source.set_read_timeout(timeout)?;
             self.timeout = Some(timeout);
         }
-        let old_len = self.buf.len();
-        self.buf.resize(old_len + READ_CHUNK, 0);
-        let result = self.source.read(&mut self.buf[old_len..]);
-        let n = *result.as_ref().unwrap_or(&0);
-        self.buf.truncate(old_len + n);
+        let buf = self.framer.buffer_to_fill();
+        let old_len = buf.len();
+        buf.resize(old_len + READ_CHUNK, 0);
+        let result = self.source.read(&mut buf[old_len..]);
+        buf.truncate(old_len + *result.as_ref().unwrap_or(&0));
         result
     }
+}
 
-    /// Moves the unreturned bytes to the front of the buffer, reusing its space.
-    fn compact(&mut self) {
-        if self.start > 0 {
-            self.buf.copy_within(self.start.., 0);
-            self.buf.truncate(self.pending());
-            self.start = 0;
-        }
-    }
+/// The error [`FrameReader::read_frame`] gives when no message starts in time.
+pub fn idle_timeout() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "idle timeout")
 }
 
 /// `std` reports a read timeout as `WouldBlock` on Unix and `TimedOut` on Windows.
@@ -370,7 +415,7 @@ mod tests {
         let mut reader = FrameReader::new(Script(script.into()), limits);
         let frame = reader.read_frame().expect("scripted reads do not fail");
         assert_eq!(frame, Some(Frame::TooLong { len: 100_000 }));
-        assert!(reader.buf.capacity() < 2000 + 2 * READ_CHUNK);
+        assert!(reader.framer.buf.capacity() < 2000 + 2 * READ_CHUNK);
     }
 
     #[test]

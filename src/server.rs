@@ -37,6 +37,9 @@ impl ServerConfig {
 /// so a persistent failure does not turn into a busy loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// The most reply bytes held back while batching replies to pipelined messages.
+const MAX_BATCH: usize = 64 * 1024;
+
 /// Serves clients from `listener` one at a time, forever.
 ///
 /// A client that misbehaves or vanishes ends only its own connection; the loop then goes
@@ -81,16 +84,19 @@ fn answer_messages(stream: &TcpStream, peer: SocketAddr, config: &ServerConfig) 
     // hold back a reply while the previous one is unacknowledged.
     stream.set_nodelay(true)?;
     let mut reader = FrameReader::new(stream, config.limits);
-    let mut reply = Vec::new();
+    let mut replies = Vec::new();
     let mut count = 0;
     while let Some(frame) = reader.read_frame()? {
         count += 1;
-        reply.clear();
         let text = reply_to(&frame, config);
-        encode_line(&text, &mut reply);
         log_exchange(config, peer, &frame, &text);
-        let mut writer = stream;
-        writer.write_all(&reply)?;
+        encode_line(&text, &mut replies);
+        // A client that pipelines has more messages waiting: answer them all in one write.
+        // Otherwise the client is waiting for this reply, so it goes out now.
+        if !reader.has_line() || replies.len() >= MAX_BATCH {
+            (&mut &*stream).write_all(&replies)?;
+            replies.clear();
+        }
     }
     Ok(count)
 }
