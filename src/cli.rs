@@ -1,10 +1,85 @@
 //! Command-line pieces shared by the programs.
 
+use std::io::{self, Write};
+use std::net::TcpListener;
 use std::time::Duration;
+
+use crate::frame::FrameLimits;
+use crate::report::describe;
+use crate::server::ServerConfig;
+use crate::transform::Transform;
 
 /// The port both programs use unless told otherwise: unusual, as the handout asks, and
 /// below Linux's ephemeral range (32768+), so no outgoing connection can be squatting on it.
 pub const DEFAULT_PORT: u16 = 28461;
+
+/// The options every server program accepts, so they all behave alike.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on: 0.0.0.0 for every interface, 127.0.0.1 for this machine only.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host: String,
+
+    /// Port to listen on; 0 lets the operating system pick a free one.
+    #[arg(short, long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+
+    /// How each reply is made from its message.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub transform: Transform,
+
+    /// Print only the "listening on" line, no per-connection or per-message output.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Longest message in bytes; a longer one is discarded and answered with an error line.
+    #[arg(long, value_name = "BYTES", default_value_t = FrameLimits::default().max_line_len)]
+    pub max_line_len: usize,
+
+    /// Close a connection whose client sends nothing for this many seconds [default: never].
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub idle_timeout: Option<Duration>,
+
+    /// A message without a newline ends after this many milliseconds of silence.
+    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "50")]
+    pub partial_timeout: Duration,
+}
+
+impl ServerArgs {
+    /// Binds the listening socket and prints `listening on ADDR:PORT` with the address
+    /// really bound, so whoever used `--port 0` learns the port.
+    ///
+    /// # Errors
+    /// A one-line explanation such as `cannot listen on 0.0.0.0:28461: Address already in
+    /// use`.
+    pub fn listen(&self) -> Result<TcpListener, String> {
+        let target = format!("{}:{}", self.host, self.port);
+        let listener = TcpListener::bind((self.host.as_str(), self.port))
+            .map_err(|e| format!("cannot listen on {target}: {}", describe(&e)))?;
+        announce(&listener)
+            .map_err(|e| format!("cannot report the listening address: {}", describe(&e)))?;
+        Ok(listener)
+    }
+
+    /// How the server should answer, from the options.
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            transform: self.transform,
+            quiet: self.quiet,
+            limits: FrameLimits {
+                max_line_len: self.max_line_len,
+                partial_timeout: self.partial_timeout,
+                idle_timeout: self.idle_timeout,
+            },
+        }
+    }
+}
+
+fn announce(listener: &TcpListener) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "listening on {}", listener.local_addr()?)?;
+    stdout.flush()
+}
 
 /// Parses a number of seconds such as `5` or `0.5` (a clap value parser).
 ///
