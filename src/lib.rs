@@ -9,7 +9,9 @@
 //! - [`transform`]: the named ways of turning a message into its reply.
 //! - [`server`]: the single-connection server loop; it takes a listener made by its caller.
 //! - [`client`]: a client session: connect, send each message, read its reply, print.
-//! - [`cli`]: the default port and argument parsers the programs share.
+//! - [`pool`]: a fixed pool of worker threads whose `Drop` joins them.
+//! - [`threaded`]: serving many clients at once, one pool worker each.
+//! - [`cli`]: the default port and the options and parsers the programs share.
 //! - [`report`]: turning errors into the one-line messages people read.
 //!
 //! The programs in `src/bin/` only parse arguments, bind or connect, and call into here.
@@ -17,6 +19,8 @@
 pub mod cli;
 pub mod client;
 pub mod frame;
+pub mod pool;
 pub mod report;
 pub mod server;
+pub mod threaded;
 pub mod transform;

@@ -45,9 +45,21 @@ const MAX_BATCH: usize = 64 * 1024;
 /// A client that misbehaves or vanishes ends only its own connection; the loop then goes
 /// back to `accept`. Connections that arrive meanwhile wait in the listen backlog.
 pub fn serve(listener: &TcpListener, config: &ServerConfig) -> ! {
+    accept_forever(listener, config, |stream, peer| {
+        serve_connection(stream, peer, config);
+    })
+}
+
+/// Accepts connections forever, handing each to `handle`. A failed `accept` is logged and
+/// followed by a short back-off instead of a busy loop.
+pub fn accept_forever(
+    listener: &TcpListener,
+    config: &ServerConfig,
+    mut handle: impl FnMut(TcpStream, SocketAddr),
+) -> ! {
     loop {
         match listener.accept() {
-            Ok((stream, peer)) => serve_connection(stream, peer, config),
+            Ok((stream, peer)) => handle(stream, peer),
             Err(e) => {
                 config.log(format_args!("accept failed: {}", describe(&e)));
                 thread::sleep(ACCEPT_BACKOFF);

@@ -7,8 +7,10 @@ use crate::support::{Server, TEST_TIMEOUT};
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn lines_that_arrive_together_each_get_a_reply_in_order() {
-    let server = Server::start(&["-t", "upper"]);
+fn lines_that_arrive_together_each_get_a_reply_in_order(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(b"one\ntwo\nthree\n");
     peer.expect_line("ONE")
@@ -20,10 +22,12 @@ fn lines_that_arrive_together_each_get_a_reply_in_order() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn a_message_split_across_writes_is_one_message() {
+fn a_message_split_across_writes_is_one_message(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
     // A long partial timeout makes the pause between the two writes irrelevant, so the
     // test cannot depend on how fast this machine is.
-    let server = Server::start(&["-t", "upper", "--partial-timeout", "60000"]);
+    let server = Server::start_named(program, &["-t", "upper", "--partial-timeout", "60000"]);
     let mut peer = server.connect();
     peer.send(b"hel");
     peer.send(b"lo wor");
@@ -35,8 +39,10 @@ fn a_message_split_across_writes_is_one_message() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn crlf_line_endings_are_accepted_and_not_echoed() {
-    let server = Server::start(&["-t", "upper"]);
+fn crlf_line_endings_are_accepted_and_not_echoed(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(b"abc\r\ndef\r\n");
     peer.expect_line("ABC").expect_line("DEF");
@@ -46,9 +52,11 @@ fn crlf_line_endings_are_accepted_and_not_echoed() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn handout_style_bare_messages_are_answered() {
+fn handout_style_bare_messages_are_answered(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
     // The handout's clients sendall("hello") with no newline, then wait in recv().
-    let server = Server::start(&["-t", "upper"]);
+    let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(b"hello");
     peer.expect_line("HELLO");
@@ -60,8 +68,10 @@ fn handout_style_bare_messages_are_answered() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn a_bare_last_message_before_closing_is_answered() {
-    let server = Server::start(&["-t", "upper"]);
+fn a_bare_last_message_before_closing_is_answered(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(b"line\nbare tail");
     peer.half_close();
@@ -74,8 +84,8 @@ fn a_bare_last_message_before_closing_is_answered() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn each_reply_is_exactly_one_line() {
-    let server = Server::start(&["-t", "upper"]);
+fn each_reply_is_exactly_one_line(#[values("net_server", "net_server_threaded")] program: &str) {
+    let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(b"a\r\n\r\nb\rc\n");
     peer.expect_line("A");
@@ -87,8 +97,10 @@ fn each_reply_is_exactly_one_line() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn many_pipelined_messages_all_get_replies_in_order() {
-    let server = Server::start(&["-t", "length", "-q"]);
+fn many_pipelined_messages_all_get_replies_in_order(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "length", "-q"]);
     let mut peer = server.connect();
     let messages: String = (0..2000)
         .map(|n| format!("{}\n", "x".repeat(n % 50)))

@@ -23,8 +23,12 @@ use crate::support::{Server, TEST_TIMEOUT};
 #[case::empty_line(b"\n", "")]
 #[case::control_characters(b"\x1b[31mred\x07\n", "\x1b[31MRED\x07")]
 #[timeout(TEST_TIMEOUT)]
-fn odd_bytes_get_a_reply_and_the_session_goes_on(#[case] bytes: &[u8], #[case] reply: &str) {
-    let server = Server::start(&["-t", "upper"]);
+fn odd_bytes_get_a_reply_and_the_session_goes_on(
+    #[case] bytes: &[u8],
+    #[case] reply: &str,
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(bytes).expect_line(reply);
     peer.exchange("after", "AFTER");
@@ -34,8 +38,10 @@ fn odd_bytes_get_a_reply_and_the_session_goes_on(#[case] bytes: &[u8], #[case] r
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn ten_megabyte_line_gets_an_error_and_memory_stays_bounded() {
-    let server = Server::start(&["-t", "upper", "-q"]);
+fn ten_megabyte_line_gets_an_error_and_memory_stays_bounded(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper", "-q"]);
     let mut peer = server.connect();
     let huge = vec![b'x'; 10 * 1024 * 1024];
     peer.send(&huge).send(b"\n");
@@ -48,8 +54,10 @@ fn ten_megabyte_line_gets_an_error_and_memory_stays_bounded() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn over_long_bare_message_is_answered_when_the_sender_pauses() {
-    let server = Server::start(&["-t", "upper", "--max-line-len", "1000"]);
+fn over_long_bare_message_is_answered_when_the_sender_pauses(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper", "--max-line-len", "1000"]);
     let mut peer = server.connect();
     peer.send(&[b'y'; 5000]);
     peer.expect_line("error: message too long (5000 bytes; the limit is 1000)");
@@ -58,8 +66,10 @@ fn over_long_bare_message_is_answered_when_the_sender_pauses() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn replies_still_arrive_after_the_client_half_closes() {
-    let server = Server::start(&["-t", "upper"]);
+fn replies_still_arrive_after_the_client_half_closes(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(b"one\ntwo\nthree\n").half_close();
     peer.expect_line("ONE")
@@ -72,8 +82,10 @@ fn replies_still_arrive_after_the_client_half_closes() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn client_that_resets_the_connection_ends_only_its_own_session() {
-    let server = Server::start(&["-t", "upper"]);
+fn client_that_resets_the_connection_ends_only_its_own_session(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(b"hello\nmore\n");
     peer.reset_after_reply();
@@ -82,8 +94,10 @@ fn client_that_resets_the_connection_ends_only_its_own_session() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn client_that_vanishes_while_replies_are_being_written_is_survived() {
-    let server = Server::start(&["-t", "upper", "-q"]);
+fn client_that_vanishes_while_replies_are_being_written_is_survived(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper", "-q"]);
     // Enough pipelined messages that the server is still writing replies when the client
     // disappears without reading any of them.
     let mut stream = TcpStream::connect(server.addr()).expect("connect");
@@ -100,8 +114,10 @@ fn client_that_vanishes_while_replies_are_being_written_is_survived() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn silent_client_is_disconnected_after_the_idle_timeout() {
-    let server = Server::start(&["-t", "upper", "--idle-timeout", "0.2"]);
+fn silent_client_is_disconnected_after_the_idle_timeout(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper", "--idle-timeout", "0.2"]);
     let mut silent = server.connect();
     let mut waiting = server.connect();
     waiting.send(b"waiting\n");

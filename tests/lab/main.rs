@@ -3,6 +3,7 @@
 
 mod support;
 
+mod concurrency;
 mod errors;
 mod framing;
 mod handout_peers;

@@ -19,8 +19,10 @@ fn server_announces_its_real_address_when_the_os_picks_the_port() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn server_logs_connections_messages_and_replies() {
-    let server = Server::start(&["-t", "upper"]);
+fn server_logs_connections_messages_and_replies(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper"]);
     server.client().args(["hi", "there"]).assert().success();
     server.wait_for_output("closed by client after 2 message(s)");
     let output = server.output();
@@ -35,8 +37,10 @@ fn server_logs_connections_messages_and_replies() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn quiet_server_prints_only_the_listening_line() {
-    let server = Server::start(&["-t", "upper", "--quiet"]);
+fn quiet_server_prints_only_the_listening_line(
+    #[values("net_server", "net_server_threaded")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper", "--quiet"]);
     let mut peer = server.connect();
     peer.exchange("hi", "HI");
     peer.send(b"\xff\n")

@@ -71,8 +71,14 @@ pub struct Server {
 impl Server {
     /// Starts `net_server` on 127.0.0.1 and a fresh port, with extra `args`.
     pub fn start(args: &[&str]) -> Server {
+        Server::start_named("net_server", args)
+    }
+
+    /// Starts the server program `name` (any of the servers, which share their options) on
+    /// 127.0.0.1 and a fresh port, with extra `args`.
+    pub fn start_named(name: &str, args: &[&str]) -> Server {
         Server::start_with(|port| {
-            let mut cmd = Command::new(program("net_server"));
+            let mut cmd = Command::new(program(name));
             cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
             cmd.args(args);
             cmd

@@ -1,0 +1,70 @@
+//! The multi-client servers (the handout's first "going further" idea): many clients at
+//! once, none able to hold up the others, and never more at once than the cap.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use rstest::rstest;
+
+use crate::support::{Server, TEST_TIMEOUT};
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn many_clients_at_once_each_get_their_own_replies_in_order(
+    #[values("net_server_threaded")] program: &str,
+) {
+    const CLIENTS: usize = 20;
+    let server = Server::start_named(program, &["-t", "upper", "-q"]);
+    // Every client is connected and has had a reply before any goes on, so all of them
+    // are being served at the same time.
+    let all_connected = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|id| {
+            let mut peer = server.connect();
+            let all_connected = Arc::clone(&all_connected);
+            thread::spawn(move || {
+                peer.exchange(&format!("client {id} hello"), &format!("CLIENT {id} HELLO"));
+                all_connected.wait();
+                for n in 0..50 {
+                    let message = format!("client {id} message {n}");
+                    peer.exchange(&message, &message.to_uppercase());
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client
+            .join()
+            .expect("a client thread failed; see its message above");
+    }
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_silent_client_does_not_delay_the_others(#[values("net_server_threaded")] program: &str) {
+    let server = Server::start_named(program, &["-t", "upper"]);
+    let mut silent = server.connect();
+    silent.send(b"half a mess"); // ...and never another byte
+    let mut other = server.connect();
+    other.exchange("not waiting", "NOT WAITING");
+    server.assert_still_serving();
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn clients_beyond_the_cap_wait_for_a_free_slot(#[values("net_server_threaded")] program: &str) {
+    let server = Server::start_named(program, &["-t", "upper", "--max-clients", "2"]);
+    let mut first = server.connect();
+    first.exchange("one", "ONE");
+    let mut second = server.connect();
+    second.exchange("two", "TWO");
+
+    let mut third = server.connect();
+    third.send(b"three\n");
+    third.expect_silence(Duration::from_millis(200));
+
+    drop(first);
+    third.expect_line("THREE");
+    second.exchange("still two", "STILL TWO");
+}
