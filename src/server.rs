@@ -26,7 +26,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Prints one line of debug output on stderr, unless quiet.
-    fn log(&self, line: fmt::Arguments<'_>) {
+    pub fn log(&self, line: fmt::Arguments<'_>) {
         if !self.quiet {
             eprintln!("{line}");
         }
@@ -38,7 +38,7 @@ impl ServerConfig {
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The most reply bytes held back while batching replies to pipelined messages.
-const MAX_BATCH: usize = 64 * 1024;
+pub const MAX_BATCH: usize = 64 * 1024;
 
 /// Serves clients from `listener` one at a time, forever.
 ///
@@ -72,17 +72,40 @@ pub fn accept_forever(
 /// how it ended.
 pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &ServerConfig) {
     config.log(format_args!("[{peer}] connected"));
-    match answer_messages(&stream, peer, config) {
+    let result = answer_messages(&stream, peer, config);
+    if is_idle_timeout(&result) {
+        let _ = (&stream).write_all(IDLE_NOTICE); // best effort: the client may be gone
+    }
+    log_end(config, peer, &result);
+}
+
+/// The last line a client gets when the idle timeout closes its connection.
+pub const IDLE_NOTICE: &[u8] = b"error: idle for too long, closing the connection\n";
+
+/// True when a connection ended because its client was silent for too long.
+pub fn is_idle_timeout(result: &io::Result<u64>) -> bool {
+    matches!(result, Err(e) if e.kind() == io::ErrorKind::TimedOut)
+}
+
+/// Logs how a connection ended: `Ok(count)` when the client closed it after `count`
+/// messages, or the error that ended it.
+pub fn log_end(config: &ServerConfig, peer: SocketAddr, result: &io::Result<u64>) {
+    match result {
         Ok(count) => config.log(format_args!(
             "[{peer}] closed by client after {count} message(s)"
         )),
         Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-            let notice = b"error: idle for too long, closing the connection\n";
-            let _ = (&stream).write_all(notice); // best effort: the client may be gone
             config.log(format_args!("[{peer}] closed: idle timeout"));
         }
-        Err(e) => config.log(format_args!("[{peer}] connection lost: {}", describe(&e))),
+        Err(e) => config.log(format_args!("[{peer}] connection lost: {}", describe(e))),
     }
+}
+
+/// Appends the reply to `frame` to `replies` as one line, and logs the exchange.
+pub fn answer(config: &ServerConfig, peer: SocketAddr, frame: &Frame<'_>, replies: &mut Vec<u8>) {
+    let text = reply_to(frame, config);
+    log_exchange(config, peer, frame, &text);
+    encode_line(&text, replies);
 }
 
 /// Reads messages from `stream` and writes a reply to each. Returns how many were answered
@@ -100,9 +123,7 @@ fn answer_messages(stream: &TcpStream, peer: SocketAddr, config: &ServerConfig) 
     let mut count = 0;
     while let Some(frame) = reader.read_frame()? {
         count += 1;
-        let text = reply_to(&frame, config);
-        log_exchange(config, peer, &frame, &text);
-        encode_line(&text, &mut replies);
+        answer(config, peer, &frame, &mut replies);
         // A client that pipelines has more messages waiting: answer them all in one write.
         // Otherwise the client is waiting for this reply, so it goes out now.
         if !reader.has_line() || replies.len() >= MAX_BATCH {

@@ -12,7 +12,7 @@ use crate::support::{Server, TEST_TIMEOUT};
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn many_clients_at_once_each_get_their_own_replies_in_order(
-    #[values("net_server_threaded")] program: &str,
+    #[values("net_server_threaded", "net_server_async")] program: &str,
 ) {
     const CLIENTS: usize = 20;
     let server = Server::start_named(program, &["-t", "upper", "-q"]);
@@ -42,7 +42,9 @@ fn many_clients_at_once_each_get_their_own_replies_in_order(
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn a_silent_client_does_not_delay_the_others(#[values("net_server_threaded")] program: &str) {
+fn a_silent_client_does_not_delay_the_others(
+    #[values("net_server_threaded", "net_server_async")] program: &str,
+) {
     let server = Server::start_named(program, &["-t", "upper"]);
     let mut silent = server.connect();
     silent.send(b"half a mess"); // ...and never another byte
@@ -53,7 +55,9 @@ fn a_silent_client_does_not_delay_the_others(#[values("net_server_threaded")] pr
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn clients_beyond_the_cap_wait_for_a_free_slot(#[values("net_server_threaded")] program: &str) {
+fn clients_beyond_the_cap_wait_for_a_free_slot(
+    #[values("net_server_threaded", "net_server_async")] program: &str,
+) {
     let server = Server::start_named(program, &["-t", "upper", "--max-clients", "2"]);
     let mut first = server.connect();
     first.exchange("one", "ONE");
@@ -67,4 +71,48 @@ fn clients_beyond_the_cap_wait_for_a_free_slot(#[values("net_server_threaded")] 
     drop(first);
     third.expect_line("THREE");
     second.exchange("still two", "STILL TWO");
+}
+
+#[cfg(unix)]
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn async_server_lets_connected_clients_finish_after_ctrl_c() {
+    let mut server = Server::start_named("net_server_async", &["-t", "upper"]);
+    let mut peer = server.connect();
+    peer.exchange("before", "BEFORE");
+
+    server.signal("INT");
+    server.wait_for_output("shutting down: waiting up to 5.0s for 1 client(s)");
+    assert!(
+        std::net::TcpStream::connect(server.addr()).is_err(),
+        "a new client was accepted after Ctrl-C"
+    );
+    peer.exchange("after", "AFTER");
+    peer.half_close().expect_closed();
+
+    let status = server.wait_for_exit();
+    assert!(status.success(), "exit status {status}");
+    server.wait_for_output("shut down");
+}
+
+#[cfg(unix)]
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn async_server_answers_what_was_sent_when_the_grace_period_ends() {
+    let args = [
+        "-t",
+        "upper",
+        "--shutdown-grace",
+        "0.1",
+        "--partial-timeout",
+        "60000",
+    ];
+    let mut server = Server::start_named("net_server_async", &args);
+    let mut peer = server.connect();
+    peer.exchange("complete", "COMPLETE");
+    peer.send(b"unfinished");
+    server.signal("INT");
+    peer.expect_line("UNFINISHED").expect_closed();
+    let status = server.wait_for_exit();
+    assert!(status.success(), "exit status {status}");
 }

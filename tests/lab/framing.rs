@@ -8,7 +8,7 @@ use crate::support::{Server, TEST_TIMEOUT};
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn lines_that_arrive_together_each_get_a_reply_in_order(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
@@ -23,7 +23,7 @@ fn lines_that_arrive_together_each_get_a_reply_in_order(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn a_message_split_across_writes_is_one_message(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     // A long partial timeout makes the pause between the two writes irrelevant, so the
     // test cannot depend on how fast this machine is.
@@ -40,7 +40,7 @@ fn a_message_split_across_writes_is_one_message(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn crlf_line_endings_are_accepted_and_not_echoed(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
@@ -53,7 +53,7 @@ fn crlf_line_endings_are_accepted_and_not_echoed(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn handout_style_bare_messages_are_answered(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     // The handout's clients sendall("hello") with no newline, then wait in recv().
     let server = Server::start_named(program, &["-t", "upper"]);
@@ -69,7 +69,7 @@ fn handout_style_bare_messages_are_answered(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn a_bare_last_message_before_closing_is_answered(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
@@ -84,7 +84,9 @@ fn a_bare_last_message_before_closing_is_answered(
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn each_reply_is_exactly_one_line(#[values("net_server", "net_server_threaded")] program: &str) {
+fn each_reply_is_exactly_one_line(
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
+) {
     let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
     peer.send(b"a\r\n\r\nb\rc\n");
@@ -98,7 +100,7 @@ fn each_reply_is_exactly_one_line(#[values("net_server", "net_server_threaded")]
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn many_pipelined_messages_all_get_replies_in_order(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "length", "-q"]);
     let mut peer = server.connect();

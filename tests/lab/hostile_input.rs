@@ -26,7 +26,7 @@ use crate::support::{Server, TEST_TIMEOUT};
 fn odd_bytes_get_a_reply_and_the_session_goes_on(
     #[case] bytes: &[u8],
     #[case] reply: &str,
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
@@ -39,7 +39,7 @@ fn odd_bytes_get_a_reply_and_the_session_goes_on(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn ten_megabyte_line_gets_an_error_and_memory_stays_bounded(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper", "-q"]);
     let mut peer = server.connect();
@@ -55,7 +55,7 @@ fn ten_megabyte_line_gets_an_error_and_memory_stays_bounded(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn over_long_bare_message_is_answered_when_the_sender_pauses(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper", "--max-line-len", "1000"]);
     let mut peer = server.connect();
@@ -67,7 +67,7 @@ fn over_long_bare_message_is_answered_when_the_sender_pauses(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn replies_still_arrive_after_the_client_half_closes(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
@@ -83,7 +83,7 @@ fn replies_still_arrive_after_the_client_half_closes(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn client_that_resets_the_connection_ends_only_its_own_session(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper"]);
     let mut peer = server.connect();
@@ -95,7 +95,7 @@ fn client_that_resets_the_connection_ends_only_its_own_session(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn client_that_vanishes_while_replies_are_being_written_is_survived(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper", "-q"]);
     // Enough pipelined messages that the server is still writing replies when the client
@@ -115,7 +115,7 @@ fn client_that_vanishes_while_replies_are_being_written_is_survived(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn silent_client_is_disconnected_after_the_idle_timeout(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper", "--idle-timeout", "0.2"]);
     let mut silent = server.connect();

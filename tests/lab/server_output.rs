@@ -20,7 +20,7 @@ fn server_announces_its_real_address_when_the_os_picks_the_port() {
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn server_logs_connections_messages_and_replies(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper"]);
     server.client().args(["hi", "there"]).assert().success();
@@ -38,7 +38,7 @@ fn server_logs_connections_messages_and_replies(
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn quiet_server_prints_only_the_listening_line(
-    #[values("net_server", "net_server_threaded")] program: &str,
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
     let server = Server::start_named(program, &["-t", "upper", "--quiet"]);
     let mut peer = server.connect();

@@ -1,0 +1,239 @@
+//! The same service on tokio, for thousands of connections at once.
+//!
+//! Each connection is a task rather than a thread, and an idle connection holds no read
+//! buffer: it waits for the socket to become readable first and only then borrows memory
+//! to read into. A semaphore caps the number of connections; a failed `accept` (such as
+//! running out of file descriptors) is logged and followed by a back-off.
+//!
+//! Shutdown (Ctrl-C) is graceful: the server stops accepting, lets connected clients
+//! carry on for a grace period, then answers whatever each has already sent and closes.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::time::timeout;
+
+use crate::frame::{idle_timeout, Framer};
+use crate::server::{answer, is_idle_timeout, log_end, ServerConfig, IDLE_NOTICE, MAX_BATCH};
+
+/// How many clients are served at once unless `--max-clients` says otherwise.
+pub const DEFAULT_MAX_CLIENTS: u32 = 10_000;
+
+/// How long to back off after a failed `accept`.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// After the grace period, how long connections get to write their last replies.
+const FINAL_FLUSH: Duration = Duration::from_secs(1);
+
+/// Limits that only the concurrent server has.
+#[derive(Debug, Clone, Copy)]
+pub struct Capacity {
+    /// The most connections served at once; more wait in the listen backlog.
+    pub max_clients: u32,
+    /// After shutdown starts, how long connected clients may go on before being closed.
+    pub shutdown_grace: Duration,
+}
+
+/// Serves clients from `listener` concurrently until `shutdown` completes, then shuts down
+/// gracefully (see the module documentation).
+pub async fn serve(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    capacity: Capacity,
+    shutdown: impl Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(capacity.max_clients as usize));
+    let (stop, stopped) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break, // the semaphore is never closed
+            },
+        };
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let (config, stopped) = (Arc::clone(&config), stopped.clone());
+                tokio::spawn(async move {
+                    serve_connection(stream, peer, &config, stopped).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                config.log(format_args!(
+                    "accept failed: {}",
+                    crate::report::describe(&e)
+                ));
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+    drop(listener);
+    wind_down(&permits, capacity, &stop, &config).await;
+}
+
+/// Waits for connected clients to leave, up to the grace period; then tells the rest to
+/// finish up, and waits a little more for their last replies.
+async fn wind_down(
+    permits: &Semaphore,
+    capacity: Capacity,
+    stop: &watch::Sender<bool>,
+    config: &ServerConfig,
+) {
+    let busy = capacity.max_clients as usize - permits.available_permits();
+    config.log(format_args!(
+        "shutting down: waiting up to {:.1}s for {busy} client(s)",
+        capacity.shutdown_grace.as_secs_f64()
+    ));
+    let all_gone = || permits.acquire_many(capacity.max_clients);
+    if timeout(capacity.shutdown_grace, all_gone()).await.is_err() {
+        let _ = stop.send(true);
+        let _ = timeout(FINAL_FLUSH, all_gone()).await;
+    }
+    config.log(format_args!("shut down"));
+}
+
+/// Serves one client until it closes, the connection fails, or shutdown ends it.
+async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    config: &ServerConfig,
+    stopped: watch::Receiver<bool>,
+) {
+    config.log(format_args!("[{peer}] connected"));
+    let result = answer_messages(&mut stream, peer, config, stopped).await;
+    if is_idle_timeout(&result) {
+        let _ = stream.write_all(IDLE_NOTICE).await; // best effort: the client may be gone
+    }
+    log_end(config, peer, &result);
+}
+
+/// What waiting for input produced.
+enum Input {
+    /// More bytes are in the framer.
+    Data,
+    /// The client closed its sending side.
+    End,
+    /// Nothing arrived within the wait.
+    Silence,
+    /// The server is shutting down.
+    Stop,
+}
+
+/// Reads messages and writes replies, batching the replies to messages that arrived
+/// together into one write. Returns how many messages were answered.
+async fn answer_messages(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    config: &ServerConfig,
+    mut stopped: watch::Receiver<bool>,
+) -> io::Result<u64> {
+    stream.set_nodelay(true)?;
+    let mut framer = Framer::new(config.limits.max_line_len);
+    let mut replies = Vec::new();
+    let mut count = 0;
+    loop {
+        count += answer_complete_lines(stream, &mut framer, &mut replies, config, peer).await?;
+        framer.release_if_empty();
+        let mid_message = framer.is_mid_message();
+        let wait = if mid_message {
+            Some(config.limits.partial_timeout)
+        } else {
+            config.limits.idle_timeout
+        };
+        let input = tokio::select! {
+            input = read_more(stream, &mut framer, wait) => input?,
+            _ = stopped.wait_for(|&stop| stop) => Input::Stop,
+        };
+        match input {
+            Input::Data => continue,
+            Input::Silence if !mid_message => return Err(idle_timeout()),
+            Input::Silence | Input::End => {}
+            Input::Stop => {
+                read_what_has_arrived(stream, &mut framer);
+                count +=
+                    answer_complete_lines(stream, &mut framer, &mut replies, config, peer).await?;
+            }
+        }
+        // The client paused mid-message or closed, or the server is stopping: whatever
+        // has arrived is a whole message.
+        if let Some(frame) = framer.take_rest() {
+            count += 1;
+            answer(config, peer, &frame, &mut replies);
+            stream.write_all(&replies).await?;
+            replies.clear();
+        }
+        if !matches!(input, Input::Silence) {
+            return Ok(count);
+        }
+    }
+}
+
+/// Answers every complete message in the framer, in as few writes as possible, and
+/// returns how many there were.
+async fn answer_complete_lines(
+    stream: &mut TcpStream,
+    framer: &mut Framer,
+    replies: &mut Vec<u8>,
+    config: &ServerConfig,
+    peer: SocketAddr,
+) -> io::Result<u64> {
+    let mut count = 0;
+    while let Some(frame) = framer.next_line() {
+        count += 1;
+        answer(config, peer, &frame, replies);
+        if replies.len() >= MAX_BATCH {
+            stream.write_all(replies).await?;
+            replies.clear();
+        }
+    }
+    if !replies.is_empty() {
+        stream.write_all(replies).await?;
+        *replies = Vec::new(); // an idle connection keeps no reply buffer either
+    }
+    Ok(count)
+}
+
+/// Moves whatever the socket already holds into the framer, without waiting.
+fn read_what_has_arrived(stream: &TcpStream, framer: &mut Framer) {
+    while let Ok(1..) = stream.try_read_buf(framer.buffer_to_fill()) {
+        framer.has_line(); // lets the framer drop an over-long line as it goes
+    }
+}
+
+/// Waits up to `wait` (forever if `None`) for the socket to become readable, then reads
+/// what is there into the framer.
+async fn read_more(
+    stream: &TcpStream,
+    framer: &mut Framer,
+    wait: Option<Duration>,
+) -> io::Result<Input> {
+    loop {
+        let readable = stream.readable();
+        match wait {
+            Some(wait) => match timeout(wait, readable).await {
+                Ok(ready) => ready?,
+                Err(_) => return Ok(Input::Silence),
+            },
+            None => readable.await?,
+        }
+        match stream.try_read_buf(framer.buffer_to_fill()) {
+            Ok(0) => return Ok(Input::End),
+            Ok(_) => return Ok(Input::Data),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue, // spurious wake-up
+            Err(e) => return Err(e),
+        }
+    }
+}
