@@ -5,7 +5,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: build test lint run-server run-client clean
+.PHONY: build test lint bench run-server run-client clean
 
 build:
 	$(CARGO) build --release --locked
@@ -16,6 +16,12 @@ test:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+# Scenario 3 opens 10,000 connections on each side: raise the open-file limit first.
+# ARGS="--quick" for a run of under a minute.
+bench:
+	$(CARGO) build --release --locked --bins
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null; target/release/net_bench $(ARGS)
 
 run-server:
 	$(CARGO) run --release --locked --bin net_server -- $(ARGS)

@@ -12,12 +12,14 @@
 //! - [`pool`]: a fixed pool of worker threads whose `Drop` joins them.
 //! - [`threaded`]: serving many clients at once, one pool worker each.
 //! - [`async_server`]: the same service on tokio, for thousands of connections.
+//! - [`bench`]: the benchmark behind `make bench`: load generators, baselines, report.
 //! - [`cli`]: the default port and the options and parsers the programs share.
 //! - [`report`]: turning errors into the one-line messages people read.
 //!
 //! The programs in `src/bin/` only parse arguments, bind or connect, and call into here.
 
 pub mod async_server;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod frame;

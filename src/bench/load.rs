@@ -1,0 +1,180 @@
+//! Load generators: lock-step round trips, a pipelined stream, and many clients at once.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+use super::stats::Latency;
+
+/// The message every scenario sends: 31 characters and a newline, 32 bytes. Its reply
+/// from every server measured (echo, or upper case) is 32 bytes too.
+pub const MESSAGE: &[u8; 32] = b"the quick brown fox jumps over \n";
+
+/// How many connections are opened at the same time while setting up many clients, so
+/// the listen backlog never overflows.
+const CONNECT_BATCH: usize = 100;
+
+/// One connection sending `round_trips` messages, each only after the previous reply.
+///
+/// # Errors
+/// When the connection fails or a reply is not a 32-byte line.
+pub fn lock_step(addr: SocketAddr, round_trips: usize) -> io::Result<Latency> {
+    let stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let mut reader = BufReader::new(&stream);
+    let mut reply = Vec::with_capacity(64);
+    let mut samples = Vec::with_capacity(round_trips);
+    let start = Instant::now();
+    for _ in 0..round_trips {
+        let sent = Instant::now();
+        (&stream).write_all(MESSAGE)?;
+        reply.clear();
+        reader.read_until(b'\n', &mut reply)?;
+        if reply.len() != MESSAGE.len() {
+            return Err(io::Error::other(format!("odd reply {reply:?}")));
+        }
+        samples.push(sent.elapsed());
+    }
+    Ok(Latency::from_samples(samples, start.elapsed()))
+}
+
+/// Throughput of one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Throughput {
+    /// Messages answered per second.
+    pub lines_per_second: f64,
+    /// Message bytes sent (and answered) per second, in MB (10^6 bytes).
+    pub megabytes_per_second: f64,
+}
+
+/// One connection streaming `lines` messages while a second thread reads the replies.
+///
+/// # Errors
+/// When the connection fails or closes early.
+pub fn pipelined(addr: SocketAddr, lines: usize) -> io::Result<Throughput> {
+    let stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let writer = stream.try_clone()?;
+    let start = Instant::now();
+    let sending = thread::spawn(move || send_lines(writer, lines));
+    let mut received = 0;
+    let mut buf = vec![0; 64 * 1024];
+    while received < lines {
+        let n = (&stream).read(&mut buf)?;
+        if n == 0 {
+            return Err(io::Error::other("the server closed the connection early"));
+        }
+        received += buf[..n].iter().filter(|&&b| b == b'\n').count();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    sending
+        .join()
+        .map_err(|_| io::Error::other("the sender panicked"))??;
+    Ok(Throughput {
+        lines_per_second: lines as f64 / elapsed,
+        megabytes_per_second: (lines * MESSAGE.len()) as f64 / elapsed / 1e6,
+    })
+}
+
+fn send_lines(mut stream: TcpStream, lines: usize) -> io::Result<()> {
+    let chunk: Vec<u8> = MESSAGE.repeat(2048);
+    let mut left = lines;
+    while left > 0 {
+        let n = left.min(2048);
+        stream.write_all(&chunk[..n * MESSAGE.len()])?;
+        left -= n;
+    }
+    Ok(())
+}
+
+/// What many clients measured, plus whatever `while_idle` returned.
+pub struct ManyClients<T> {
+    /// Round trips across all clients.
+    pub latency: Latency,
+    /// The result of the callback run while all connections were open and idle.
+    pub idle: T,
+}
+
+/// `clients` connections, each doing lock-step round trips for `duration`, all at once.
+/// After the measured phase, with every connection still open and idle, calls
+/// `while_idle` (to measure the server's memory, for instance).
+///
+/// # Errors
+/// When a connection fails.
+pub fn many_clients<T>(
+    addr: SocketAddr,
+    clients: usize,
+    duration: Duration,
+    while_idle: impl FnOnce() -> T,
+) -> io::Result<ManyClients<T>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let streams = connect_all(addr, clients).await?;
+        let deadline = Instant::now() + duration;
+        let start = Instant::now();
+        let tasks: Vec<_> = streams
+            .into_iter()
+            .map(|stream| tokio::spawn(round_trips_until(stream, deadline)))
+            .collect();
+        let mut samples = Vec::new();
+        let mut streams = Vec::with_capacity(clients);
+        for task in tasks {
+            let (stream, mut times) = task.await.map_err(io::Error::other)??;
+            samples.append(&mut times);
+            streams.push(stream);
+        }
+        let latency = Latency::from_samples(samples, start.elapsed());
+        let idle = while_idle();
+        drop(streams);
+        Ok(ManyClients { latency, idle })
+    })
+}
+
+/// Opens `clients` connections, a batch at a time, each checked with one round trip.
+async fn connect_all(addr: SocketAddr, clients: usize) -> io::Result<Vec<tokio::net::TcpStream>> {
+    let batch = Arc::new(Semaphore::new(CONNECT_BATCH));
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let batch = Arc::clone(&batch);
+            tokio::spawn(async move {
+                let _permit = batch.acquire_owned().await.map_err(io::Error::other)?;
+                let mut stream = tokio::net::TcpStream::connect(addr).await?;
+                stream.set_nodelay(true)?;
+                round_trip(&mut stream).await?;
+                Ok::<_, io::Error>(stream)
+            })
+        })
+        .collect();
+    let mut streams = Vec::with_capacity(clients);
+    for task in tasks {
+        streams.push(task.await.map_err(io::Error::other)??);
+    }
+    Ok(streams)
+}
+
+async fn round_trips_until(
+    mut stream: tokio::net::TcpStream,
+    deadline: Instant,
+) -> io::Result<(tokio::net::TcpStream, Vec<Duration>)> {
+    let mut samples = Vec::new();
+    while Instant::now() < deadline {
+        let sent = Instant::now();
+        round_trip(&mut stream).await?;
+        samples.push(sent.elapsed());
+    }
+    Ok((stream, samples))
+}
+
+async fn round_trip(stream: &mut tokio::net::TcpStream) -> io::Result<()> {
+    stream.write_all(MESSAGE).await?;
+    let mut reply = [0; MESSAGE.len()];
+    stream.read_exact(&mut reply).await?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The servers under test: how to start each one, and a handle on the running process.
+
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// How long a server may take to print its `listening on` line.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The options every server under test gets.
+const SERVER_ARGS: &[&str] = &["--host", "127.0.0.1", "--port", "0", "-q", "-t", "upper"];
+
+/// A server the benchmark can start: a label for the report and a command line.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The name shown in the report.
+    pub label: &'static str,
+    program: PathBuf,
+    args: Vec<String>,
+}
+
+impl Target {
+    /// One of this package's programs, from the directory of the running benchmark,
+    /// serving on an OS-chosen loopback port, quietly, with the `upper` transform (whose
+    /// replies are as long as the messages, like the echo baseline's).
+    pub fn ours(label: &'static str, program: &str, extra: &[String]) -> Target {
+        let mut args = to_strings(SERVER_ARGS);
+        args.extend_from_slice(extra);
+        Target {
+            label,
+            program: sibling(program),
+            args,
+        }
+    }
+
+    /// A baseline server built into the benchmark program, run as `net_bench SUBCOMMAND`
+    /// with the same options as ours.
+    pub fn built_in(label: &'static str, subcommand: &str) -> Target {
+        let mut args = vec![subcommand.to_string()];
+        args.extend(to_strings(SERVER_ARGS));
+        Target {
+            label,
+            program: sibling("net_bench"),
+            args,
+        }
+    }
+
+    /// The handout-style Python server at `script`, run with python3.
+    pub fn python(label: &'static str, script: &Path) -> Target {
+        Target {
+            label,
+            program: PathBuf::from("python3"),
+            args: vec![script.display().to_string(), "0".to_string()],
+        }
+    }
+
+    /// Starts the server and waits for its `listening on` line.
+    ///
+    /// # Errors
+    /// When it cannot be started or does not announce its address in time.
+    pub fn start(&self) -> io::Result<Running> {
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.program.display())))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout"))?;
+        let mut running = Running { child, addr: None };
+        running.addr = Some(listening_addr(stdout)?);
+        Ok(running)
+    }
+}
+
+/// A running server, killed when dropped.
+pub struct Running {
+    child: Child,
+    addr: Option<SocketAddr>,
+}
+
+impl Running {
+    /// Where the server listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Resident memory now, in KiB (Linux only).
+    pub fn rss_kib(&self) -> Option<u64> {
+        self.status_field("VmRSS:")
+    }
+
+    /// Peak resident memory so far, in KiB (Linux only).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_field("VmHWM:")
+    }
+
+    fn status_field(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find_map(|line| line.strip_prefix(field))?;
+        line.trim().trim_end_matches("kB").trim().parse().ok()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `listening on ADDR` from the server's stdout, then keeps draining it so the
+/// server can never block on a full pipe.
+fn listening_addr(stdout: impl io::Read + Send + 'static) -> io::Result<SocketAddr> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let _ = tx.send(lines.next());
+        lines.for_each(drop);
+    });
+    let line = match rx.recv_timeout(START_TIMEOUT) {
+        Ok(Some(Ok(line))) => line,
+        _ => return Err(io::Error::other("the server did not say where it listens")),
+    };
+    line.strip_prefix("listening on ")
+        .and_then(|addr| addr.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("unexpected first line {line:?}")))
+}
+
+/// The path of a program installed next to the running one.
+fn sibling(name: &str) -> PathBuf {
+    let me = std::env::current_exe().unwrap_or_default();
+    me.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+fn to_strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
