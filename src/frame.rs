@@ -127,7 +127,7 @@ impl Framer {
             return true;
         }
         let unscanned = &self.buf[self.start + self.scanned..];
-        if let Some(i) = unscanned.iter().position(|&b| b == b'\n') {
+        if let Some(i) = memchr::memchr(b'\n', unscanned) {
             self.line_end = Some(self.start + self.scanned + i);
             return true;
         }

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use crate::frame::{encode_line, Frame, FrameLimits, FrameReader};
+use crate::frame::{Frame, FrameLimits, FrameReader};
 use crate::report::describe;
 use crate::transform::Transform;
 
@@ -103,9 +103,10 @@ pub fn log_end(config: &ServerConfig, peer: SocketAddr, result: &io::Result<u64>
 
 /// Appends the reply to `frame` to `replies` as one line, and logs the exchange.
 pub fn answer(config: &ServerConfig, peer: SocketAddr, frame: &Frame<'_>, replies: &mut Vec<u8>) {
-    let text = reply_to(frame, config);
-    log_exchange(config, peer, frame, &text);
-    encode_line(&text, replies);
+    let start = replies.len();
+    write_reply(frame, config, replies);
+    log_exchange(config, peer, frame, &replies[start..]);
+    replies.push(b'\n');
 }
 
 /// Reads messages from `stream` and writes a reply to each. Returns how many were answered
@@ -134,10 +135,11 @@ fn answer_messages(stream: &TcpStream, peer: SocketAddr, config: &ServerConfig) 
     Ok(count)
 }
 
-fn log_exchange(config: &ServerConfig, peer: SocketAddr, frame: &Frame<'_>, reply: &str) {
+fn log_exchange(config: &ServerConfig, peer: SocketAddr, frame: &Frame<'_>, reply: &[u8]) {
     if config.quiet {
         return;
     }
+    let reply = String::from_utf8_lossy(reply);
     match frame {
         Frame::Message(bytes) => {
             let message = String::from_utf8_lossy(bytes);
@@ -153,27 +155,38 @@ fn log_exchange(config: &ServerConfig, peer: SocketAddr, frame: &Frame<'_>, repl
     }
 }
 
-/// The reply line (without its line feed) for one frame: the transformed message, or an
-/// error line starting with `error:` for input that cannot be transformed.
-pub fn reply_to(frame: &Frame<'_>, config: &ServerConfig) -> String {
-    match frame {
+/// Appends the reply (without its line feed) for one frame to `out`: the transformed
+/// message, or an error line starting with `error:` for input that cannot be transformed.
+pub fn write_reply(frame: &Frame<'_>, config: &ServerConfig, out: &mut Vec<u8>) {
+    let _ = match frame {
         Frame::Message(bytes) => match std::str::from_utf8(bytes) {
-            Ok(message) => config.transform.apply(message),
-            Err(e) => format!(
+            Ok(message) => {
+                config.transform.apply_into(message, out);
+                Ok(())
+            }
+            Err(e) => write!(
+                out,
                 "error: message is not valid UTF-8 (bad byte at offset {})",
                 e.valid_up_to()
             ),
         },
-        Frame::TooLong { len } => format!(
+        Frame::TooLong { len } => write!(
+            out,
             "error: message too long ({len} bytes; the limit is {})",
             config.limits.max_line_len
         ),
-    }
+    };
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reply_to(frame: &Frame<'_>, config: &ServerConfig) -> String {
+        let mut reply = Vec::new();
+        write_reply(frame, config, &mut reply);
+        String::from_utf8(reply).expect("replies are UTF-8")
+    }
 
     fn config(transform: Transform) -> ServerConfig {
         ServerConfig {

@@ -6,6 +6,7 @@
 //! further and never returns the message unchanged, whatever it is.
 
 use std::fmt;
+use std::io::Write;
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -38,12 +39,27 @@ impl Transform {
 
     /// The reply this transform gives to `message`.
     pub fn apply(self, message: &str) -> String {
+        let mut reply = Vec::new();
+        self.apply_into(message, &mut reply);
+        // Every transform turns text into text, so the lossy path is never taken.
+        String::from_utf8(reply).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
+    }
+
+    /// Appends the UTF-8 reply to `message` to `out`. The server writes replies straight
+    /// into its output buffer this way, without a string of their own.
+    pub fn apply_into(self, message: &str, out: &mut Vec<u8>) {
         match self {
-            Transform::Tagged => tagged(message),
-            Transform::Upper => message.to_uppercase(),
-            Transform::Reverse => reverse(message),
-            Transform::Rot13 => message.chars().map(rot13_char).collect(),
-            Transform::Length => char_count(message).to_string(),
+            Transform::Tagged => {
+                let _ = write!(out, "[{}] ", char_count(message));
+                push_reversed(message, out);
+            }
+            Transform::Upper => push_upper(message, out),
+            Transform::Reverse => push_reversed(message, out),
+            // Only ASCII letters change, and no byte of a multi-byte character is one.
+            Transform::Rot13 => out.extend(message.bytes().map(rot13_byte)),
+            Transform::Length => {
+                let _ = write!(out, "{}", char_count(message));
+            }
         }
     }
 
@@ -65,31 +81,43 @@ impl fmt::Display for Transform {
     }
 }
 
-/// `[N] ` followed by the reversed text. The reply is always at least four characters
-/// longer than the message, which is why it can never be identical to it.
-fn tagged(message: &str) -> String {
-    format!("[{}] {}", char_count(message), reverse(message))
+/// Upper case. ASCII text (the common case) goes byte by byte, which the compiler turns
+/// into vector instructions; other text character by character, where one character may
+/// become several (ß becomes SS).
+fn push_upper(message: &str, out: &mut Vec<u8>) {
+    if message.is_ascii() {
+        out.extend(message.bytes().map(|b| b.to_ascii_uppercase()));
+    } else {
+        for c in message.chars().flat_map(char::to_uppercase) {
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        }
+    }
 }
 
 /// Reverses by grapheme cluster, so `e` + combining accent or a flag emoji stays whole.
-fn reverse(message: &str) -> String {
-    message.graphemes(true).rev().collect()
+/// In ASCII text every byte is a cluster of its own.
+fn push_reversed(message: &str, out: &mut Vec<u8>) {
+    if message.is_ascii() {
+        out.extend(message.bytes().rev());
+    } else {
+        for grapheme in message.graphemes(true).rev() {
+            out.extend_from_slice(grapheme.as_bytes());
+        }
+    }
 }
 
+/// `tagged` replies are `[N] ` followed by the reversed text: always at least four
+/// characters longer than the message, which is why a reply can never equal its message.
 fn char_count(message: &str) -> usize {
     message.chars().count()
 }
 
-fn rot13_char(c: char) -> char {
-    match c {
-        'a'..='z' => rotate(c, b'a'),
-        'A'..='Z' => rotate(c, b'A'),
-        _ => c,
+fn rot13_byte(b: u8) -> u8 {
+    match b {
+        b'a'..=b'z' => (b - b'a' + 13) % 26 + b'a',
+        b'A'..=b'Z' => (b - b'A' + 13) % 26 + b'A',
+        _ => b,
     }
-}
-
-fn rotate(c: char, base: u8) -> char {
-    char::from((c as u8 - base + 13) % 26 + base)
 }
 
 #[cfg(test)]

@@ -30,6 +30,19 @@ pub struct Options {
     pub quick: bool,
     /// The handout-style Python server script.
     pub python_server: PathBuf,
+    /// Run only this scenario; all of them when `None`.
+    pub only: Option<Scenario>,
+}
+
+/// The three scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// One connection, one message at a time.
+    LockStep,
+    /// One connection streaming messages while replies are read.
+    Pipelined,
+    /// 100, 1,000 and 10,000 connections at once.
+    Many,
 }
 
 /// How much work each scenario does.
@@ -44,7 +57,7 @@ impl Sizes {
         if options.quick {
             Sizes {
                 round_trips: 10_000,
-                pipelined_lines: 200_000,
+                pipelined_lines: 1_000_000,
                 many_duration: Duration::from_millis(500),
             }
         } else {
@@ -70,9 +83,16 @@ pub fn run(options: &Options) -> io::Result<()> {
     println!("netlab benchmark ({mode} run), loopback, {} cores", cores());
     println!("Every server replies with the upper-cased message; the echo baseline echoes.");
     let python = Target::python("python handout server", &options.python_server);
-    lock_step_scenario(&sizes, &python);
-    pipelined_scenario(&sizes, &python);
-    many_clients_scenario(&sizes);
+    let wanted = |scenario| options.only.map_or(true, |only| only == scenario);
+    if wanted(Scenario::LockStep) {
+        lock_step_scenario(&sizes, &python);
+    }
+    if wanted(Scenario::Pipelined) {
+        pipelined_scenario(&sizes, &python);
+    }
+    if wanted(Scenario::Many) {
+        many_clients_scenario(&sizes);
+    }
     Ok(())
 }
 
@@ -149,7 +169,7 @@ fn pipelined_scenario(sizes: &Sizes, python: &Target) {
         .map(|target| {
             let result = target
                 .start()
-                .and_then(|server| load::pipelined(server.addr(), n));
+                .and_then(|server| best_of_3(|| load::pipelined(server.addr(), n)));
             (target.label, result)
         })
         .collect();
@@ -285,6 +305,19 @@ fn measure_many(target: &Target, clients: usize, duration: Duration) -> io::Resu
         peak_rss_kib: server.peak_rss_kib(),
         idle_kib_per_connection: per_connection,
     })
+}
+
+/// The fastest of three runs: short runs are at the mercy of whatever else the machine
+/// does, and the best run is the one least disturbed.
+fn best_of_3(run: impl Fn() -> io::Result<load::Throughput>) -> io::Result<load::Throughput> {
+    let mut best = run()?;
+    for _ in 0..2 {
+        let next = run()?;
+        if next.lines_per_second > best.lines_per_second {
+            best = next;
+        }
+    }
+    Ok(best)
 }
 
 /// The measurement `value` of the row labelled `label`, if it was measured.

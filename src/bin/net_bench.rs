@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use netlab::bench::{self, baseline, Options};
+use netlab::bench::{self, baseline, Options, Scenario};
 use netlab::cli::ServerArgs;
 use netlab::report::describe;
 
@@ -29,6 +29,10 @@ struct Args {
         default_value = "fixtures/baselines/handout_server.py"
     )]
     python_server: PathBuf,
+
+    /// Run only this scenario.
+    #[arg(long, value_enum)]
+    only: Option<Scenario>,
 
     #[command(subcommand)]
     baseline: Option<Baseline>,
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         None => bench::run(&Options {
             quick: args.quick,
             python_server: args.python_server,
+            only: args.only,
         }),
         Some(Baseline::ServeEcho(server)) => server
             .listen()
