@@ -159,11 +159,8 @@ fn log_exchange(config: &ServerConfig, peer: SocketAddr, frame: &Frame<'_>, repl
 /// message, or an error line starting with `error:` for input that cannot be transformed.
 pub fn write_reply(frame: &Frame<'_>, config: &ServerConfig, out: &mut Vec<u8>) {
     let _ = match frame {
-        Frame::Message(bytes) => match std::str::from_utf8(bytes) {
-            Ok(message) => {
-                config.transform.apply_into(message, out);
-                Ok(())
-            }
+        Frame::Message(bytes) => match config.transform.apply_bytes(bytes, out) {
+            Ok(()) => Ok(()),
             Err(e) => write!(
                 out,
                 "error: message is not valid UTF-8 (bad byte at offset {})",
