@@ -1,13 +1,14 @@
 //! The same service on tokio, for thousands of connections at once.
 //!
 //! Each connection is a task rather than a thread, and an idle connection holds no read
-//! buffer: it waits for the socket to become readable first and only then borrows memory
-//! to read into. A semaphore caps the number of connections; a failed `accept` (such as
+//! buffer: it waits for the socket to become readable first, then reads into its
+//! thread's buffer and keeps only the bytes of messages not yet answered. A semaphore caps the number of connections; a failed `accept` (such as
 //! running out of file descriptors) is logged and followed by a back-off.
 //!
 //! Shutdown (Ctrl-C) is graceful: the server stops accepting, lets connected clients
 //! carry on for a grace period, then answers whatever each has already sent and closes.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::timeout;
 
-use crate::frame::{idle_timeout, Framer};
+use crate::frame::{idle_timeout, Framer, MAX_READ};
 use crate::server::{answer, is_idle_timeout, log_end, ServerConfig, IDLE_NOTICE, MAX_BATCH};
 
 /// How many clients are served at once unless `--max-clients` says otherwise.
@@ -208,9 +209,28 @@ async fn answer_complete_lines(
 
 /// Moves whatever the socket already holds into the framer, without waiting.
 fn read_what_has_arrived(stream: &TcpStream, framer: &mut Framer) {
-    while let Ok(1..) = stream.try_read_buf(framer.buffer_to_fill()) {
+    while let Ok(1..) = read_ready(stream, framer) {
         framer.has_line(); // lets the framer drop an over-long line as it goes
     }
+}
+
+thread_local! {
+    /// One read buffer per runtime thread, shared by every connection that thread runs.
+    /// A read never awaits, so no two connections use it at once; and an idle connection
+    /// holds no read buffer of its own.
+    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(MAX_READ));
+}
+
+/// Reads what the socket holds now (without waiting) into the framer, through the
+/// thread's read buffer. Returns how many bytes were read; 0 at end of stream.
+fn read_ready(stream: &TcpStream, framer: &mut Framer) -> io::Result<usize> {
+    READ_BUFFER.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        buffer.clear();
+        let n = stream.try_read_buf(&mut *buffer)?;
+        framer.push(&buffer);
+        Ok(n)
+    })
 }
 
 /// Waits up to `wait` (forever if `None`) for the socket to become readable, then reads
@@ -229,7 +249,7 @@ async fn read_more(
             },
             None => readable.await?,
         }
-        match stream.try_read_buf(framer.buffer_to_fill()) {
+        match read_ready(stream, framer) {
             Ok(0) => return Ok(Input::End),
             Ok(_) => return Ok(Input::Data),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue, // spurious wake-up

@@ -16,8 +16,12 @@ use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// How much a single read asks the kernel for.
-pub const READ_CHUNK: usize = 16 * 1024;
+/// How much a connection's first read asks the kernel for: enough for many messages.
+const FIRST_READ: usize = 4 * 1024;
+
+/// The most a single read asks the kernel for. Reads grow to this while they keep coming
+/// back full, as they do for a client that pipelines: fewer, larger reads and writes.
+pub const MAX_READ: usize = 64 * 1024;
 
 /// The limits and timeouts a [`FrameReader`] works with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,18 +102,26 @@ impl Framer {
         }
     }
 
-    /// The buffer to append newly received bytes to. It has room for at least one read
-    /// of [`READ_CHUNK`] bytes without reallocating.
+    /// The buffer to append newly received bytes to.
     pub fn buffer_to_fill(&mut self) -> &mut Vec<u8> {
+        self.compact();
+        &mut self.buf
+    }
+
+    /// Moves the unreturned bytes to the front, reusing the space before them.
+    fn compact(&mut self) {
         if self.start > 0 {
-            // Move the unreturned bytes to the front, reusing the space before them.
             self.buf.copy_within(self.start.., 0);
             self.buf.truncate(self.pending());
             self.line_end = self.line_end.map(|end| end - self.start);
             self.start = 0;
         }
-        self.buf.reserve(READ_CHUNK);
-        &mut self.buf
+    }
+
+    /// Appends received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.compact();
+        self.buf.extend_from_slice(bytes);
     }
 
     /// Frees the buffer if it holds nothing, so an idle connection costs no buffer memory.
@@ -197,6 +209,8 @@ pub struct FrameReader<R> {
     source: R,
     limits: FrameLimits,
     framer: Framer,
+    /// How many bytes the next read asks for.
+    read_size: usize,
     /// The read timeout currently set on `source`, to avoid a system call per read.
     timeout: Option<Option<Duration>>,
 }
@@ -208,6 +222,7 @@ impl<R: TimedRead> FrameReader<R> {
             source,
             limits,
             framer: Framer::new(limits.max_line_len),
+            read_size: FIRST_READ,
             timeout: None,
         }
     }
@@ -259,9 +274,13 @@ impl<R: TimedRead> FrameReader<R> {
         }
         let buf = self.framer.buffer_to_fill();
         let old_len = buf.len();
-        buf.resize(old_len + READ_CHUNK, 0);
+        buf.resize(old_len + self.read_size, 0);
         let result = self.source.read(&mut buf[old_len..]);
-        buf.truncate(old_len + *result.as_ref().unwrap_or(&0));
+        let n = *result.as_ref().unwrap_or(&0);
+        buf.truncate(old_len + n);
+        if n == self.read_size {
+            self.read_size = (2 * n).min(MAX_READ);
+        }
         result
     }
 }
@@ -415,7 +434,7 @@ mod tests {
         let mut reader = FrameReader::new(Script(script.into()), limits);
         let frame = reader.read_frame().expect("scripted reads do not fail");
         assert_eq!(frame, Some(Frame::TooLong { len: 100_000 }));
-        assert!(reader.framer.buf.capacity() < 2000 + 2 * READ_CHUNK);
+        assert!(reader.framer.buf.capacity() < 2000 + 2 * MAX_READ);
     }
 
     #[test]

@@ -15,6 +15,9 @@ use super::stats::Latency;
 /// from every server measured (echo, or upper case) is 32 bytes too.
 pub const MESSAGE: &[u8; 32] = b"the quick brown fox jumps over \n";
 
+/// How long the many clients run before their round trips are counted.
+const WARM_UP: Duration = Duration::from_millis(250);
+
 /// How many connections are opened at the same time while setting up many clients, so
 /// the listen backlog never overflows.
 const CONNECT_BATCH: usize = 100;
@@ -117,11 +120,12 @@ pub fn many_clients<T>(
         .build()?;
     runtime.block_on(async {
         let streams = connect_all(addr, clients).await?;
-        let deadline = Instant::now() + duration;
-        let start = Instant::now();
+        // Every client starts at once, warms up, then measures for `duration`.
+        let start = Instant::now() + WARM_UP;
+        let deadline = start + duration;
         let tasks: Vec<_> = streams
             .into_iter()
-            .map(|stream| tokio::spawn(round_trips_until(stream, deadline)))
+            .map(|stream| tokio::spawn(round_trips_until(stream, start, deadline)))
             .collect();
         let mut samples = Vec::new();
         let mut streams = Vec::with_capacity(clients);
@@ -130,7 +134,7 @@ pub fn many_clients<T>(
             samples.append(&mut times);
             streams.push(stream);
         }
-        let latency = Latency::from_samples(samples, start.elapsed());
+        let latency = Latency::from_samples(samples, deadline - start);
         let idle = while_idle();
         drop(streams);
         Ok(ManyClients { latency, idle })
@@ -159,17 +163,23 @@ async fn connect_all(addr: SocketAddr, clients: usize) -> io::Result<Vec<tokio::
     Ok(streams)
 }
 
+/// Round trips until `deadline`, timing those that start from `start` on.
 async fn round_trips_until(
     mut stream: tokio::net::TcpStream,
+    start: Instant,
     deadline: Instant,
 ) -> io::Result<(tokio::net::TcpStream, Vec<Duration>)> {
     let mut samples = Vec::new();
-    while Instant::now() < deadline {
+    loop {
         let sent = Instant::now();
+        if sent >= deadline {
+            return Ok((stream, samples));
+        }
         round_trip(&mut stream).await?;
-        samples.push(sent.elapsed());
+        if sent >= start {
+            samples.push(sent.elapsed());
+        }
     }
-    Ok((stream, samples))
 }
 
 async fn round_trip(stream: &mut tokio::net::TcpStream) -> io::Result<()> {

@@ -58,12 +58,21 @@ impl Target {
         }
     }
 
-    /// Starts the server and waits for its `listening on` line.
+    /// Starts the server, on CPU `cpu` alone if given, and waits for its `listening on`
+    /// line.
     ///
     /// # Errors
     /// When it cannot be started or does not announce its address in time.
-    pub fn start(&self) -> io::Result<Running> {
-        let mut child = Command::new(&self.program)
+    pub fn start(&self, cpu: Option<usize>) -> io::Result<Running> {
+        let mut command = match cpu {
+            Some(cpu) => {
+                let mut taskset = Command::new("taskset");
+                taskset.arg("-c").arg(cpu.to_string()).arg(&self.program);
+                taskset
+            }
+            None => Command::new(&self.program),
+        };
+        let mut child = command
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -78,6 +87,23 @@ impl Target {
         running.addr = Some(listening_addr(stdout)?);
         Ok(running)
     }
+}
+
+/// Moves this whole process (every thread, and threads started later) to CPU `cpu`.
+/// Returns whether that worked: it needs Linux's `taskset`.
+pub fn pin_this_process(cpu: usize) -> bool {
+    Command::new("taskset")
+        .args([
+            "-a",
+            "-c",
+            "-p",
+            &cpu.to_string(),
+            &std::process::id().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// A running server, killed when dropped.
