@@ -7,7 +7,6 @@
 //! Same options, protocol and output as net_server, plus `--max-clients` and
 //! `--shutdown-grace`. Ctrl-C shuts it down gracefully.
 
-use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +37,30 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // tokio panics if it cannot set up its signal handling (out of file descriptors,
+    // say): report that as one line, like every other error.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let why = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("internal error");
+        eprintln!("net_server_async: {why}");
+    }));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!(
+                "net_server_async: cannot start the runtime: {}",
+                describe(&e)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match args.server.listen() {
         Ok(listener) => listener,
         Err(why) => {
@@ -45,30 +68,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(listener, &args) {
+    let capacity = Capacity {
+        max_clients: args.max_clients,
+        shutdown_grace: args.shutdown_grace,
+    };
+    let config = Arc::new(args.server.config());
+    let served = runtime.block_on(async {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        serve(listener, config, capacity, ctrl_c()).await;
+        Ok::<_, std::io::Error>(())
+    });
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("net_server_async: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-fn run(listener: TcpListener, args: &Args) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let capacity = Capacity {
-        max_clients: args.max_clients,
-        shutdown_grace: args.shutdown_grace,
-    };
-    let config = Arc::new(args.server.config());
-    runtime.block_on(async {
-        listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        serve(listener, config, capacity, ctrl_c()).await;
-        Ok(())
-    })
 }
 
 /// Completes on Ctrl-C (SIGINT); never, if the signal cannot be watched.

@@ -116,3 +116,25 @@ fn async_server_answers_what_was_sent_when_the_grace_period_ends() {
     let status = server.wait_for_exit();
     assert!(status.success(), "exit status {status}");
 }
+
+#[cfg(target_os = "linux")]
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn out_of_file_descriptors_is_logged_and_survived(
+    #[values("net_server_threaded", "net_server_async")] program: &str,
+) {
+    // With few file descriptors, idle clients use them all up: accept fails with EMFILE.
+    let server = Server::start_with(|port| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg("ulimit -n 24 && exec \"$0\" --host 127.0.0.1 --port \"$1\" -t upper")
+            .arg(crate::support::program(program))
+            .arg(port.to_string());
+        cmd
+    });
+    let idle: Vec<_> = (0..40).map(|_| server.connect()).collect();
+    server.wait_for_output("accept failed: Too many open files");
+    // Once clients leave, their descriptors are free again and the server serves.
+    drop(idle);
+    server.assert_still_serving();
+}
