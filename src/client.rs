@@ -206,8 +206,11 @@ impl Session {
         } else {
             encode_line(message, &mut self.outgoing);
         }
-        (&mut self.reader.get_ref()).write_all(&self.outgoing)?;
-        self.read_reply(number)
+        match (&mut self.reader.get_ref()).write_all(&self.outgoing) {
+            Err(e) if hung_up(&e) => Err(ClientError::ClosedBeforeReply { number }),
+            Err(e) => Err(e.into()),
+            Ok(()) => self.read_reply(number),
+        }
     }
 
     fn read_reply(&mut self, number: usize) -> Result<String, ClientError> {
@@ -215,6 +218,7 @@ impl Session {
             Ok(Some(Frame::Message(bytes))) => Ok(String::from_utf8_lossy(bytes).into_owned()),
             Ok(Some(Frame::TooLong { len })) => Ok(format!("<reply of {len} bytes not shown>")),
             Ok(None) => Err(ClientError::ClosedBeforeReply { number }),
+            Err(e) if hung_up(&e) => Err(ClientError::ClosedBeforeReply { number }),
             Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(ClientError::NoReply {
                 number,
                 waited: self.config.limits.idle_timeout.unwrap_or_default(),
@@ -223,13 +227,23 @@ impl Session {
         }
     }
 
-    /// Closes the connection, telling the server this client is done.
-    ///
-    /// # Errors
-    /// When the shutdown fails, e.g. because the server already reset the connection.
-    pub fn close(self) -> io::Result<()> {
-        self.reader.get_ref().shutdown(std::net::Shutdown::Both)
+    /// Closes the connection, telling the server this client is done. Every reply has
+    /// arrived by now, so a server that already hung up is no error.
+    pub fn close(self) {
+        let _ = self.reader.get_ref().shutdown(std::net::Shutdown::Both);
     }
+}
+
+/// True for the errors a peer that closed its socket causes. Which one a client sees
+/// depends on timing: the end of the stream, a reset (if it sent data after the peer
+/// closed), or a broken pipe (if it writes after that).
+fn hung_up(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// The messages sent when the user names none: several, as the handout asks, chosen to

@@ -122,6 +122,29 @@ fn client_reports_a_server_that_closes_mid_session() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
+fn client_reports_a_server_that_resets_mid_session() {
+    // A server that answers one message, then closes with the second one unread, which
+    // makes its kernel reset the connection.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("local addr").port();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(&stream);
+        reader.read_line(&mut String::new()).expect("read");
+        (&stream).write_all(b"only one\n").expect("write");
+        let mut byte = [0; 1];
+        stream.peek(&mut byte).expect("the second message arrives");
+        // Returning drops the socket with that message unread.
+    });
+    net_client_to(port)
+        .args(["a", "b", "c"])
+        .assert()
+        .code(1)
+        .stderr("net_client: the server closed the connection before replying to message 2\n");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
 fn client_gives_up_on_a_server_that_never_replies() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("local addr").port();
