@@ -53,12 +53,7 @@ impl ServerArgs {
     /// A one-line explanation such as `cannot listen on 0.0.0.0:28461: Address already in
     /// use`.
     pub fn listen(&self) -> Result<TcpListener, String> {
-        let target = format!("{}:{}", self.host, self.port);
-        let listener = TcpListener::bind((self.host.as_str(), self.port))
-            .map_err(|e| format!("cannot listen on {target}: {}", describe(&e)))?;
-        announce(&listener)
-            .map_err(|e| format!("cannot report the listening address: {}", describe(&e)))?;
-        Ok(listener)
+        listen(&self.host, self.port)
     }
 
     /// How the server should answer, from the options.
@@ -73,6 +68,20 @@ impl ServerArgs {
             },
         }
     }
+}
+
+/// Binds `host:port` and prints `listening on ADDR:PORT` with the address really bound,
+/// so whoever used port 0 learns the port.
+///
+/// # Errors
+/// A one-line explanation such as `cannot listen on 0.0.0.0:28461: Address already in
+/// use`.
+pub fn listen(host: &str, port: u16) -> Result<TcpListener, String> {
+    let listener = TcpListener::bind((host, port))
+        .map_err(|e| format!("cannot listen on {host}:{port}: {}", describe(&e)))?;
+    announce(&listener)
+        .map_err(|e| format!("cannot report the listening address: {}", describe(&e)))?;
+    Ok(listener)
 }
 
 fn announce(listener: &TcpListener) -> io::Result<()> {

@@ -11,6 +11,7 @@
 //! - [`client`]: a client session: connect, send each message, read its reply, print.
 //! - [`pool`]: a fixed pool of worker threads whose `Drop` joins them.
 //! - [`threaded`]: serving many clients at once, one pool worker each.
+//! - [`files`]: the file server and its client side: a root that cannot be escaped.
 //! - [`async_server`]: the same service on tokio, for thousands of connections.
 //! - [`bench`]: the benchmark behind `make bench`: load generators, baselines, report.
 //! - [`cli`]: the default port and the options and parsers the programs share.
@@ -22,6 +23,7 @@ pub mod async_server;
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod files;
 pub mod frame;
 pub mod pool;
 pub mod report;

@@ -45,7 +45,7 @@ pub const MAX_BATCH: usize = 64 * 1024;
 /// A client that misbehaves or vanishes ends only its own connection; the loop then goes
 /// back to `accept`. Connections that arrive meanwhile wait in the listen backlog.
 pub fn serve(listener: &TcpListener, config: &ServerConfig) -> ! {
-    accept_forever(listener, config, |stream, peer| {
+    accept_forever(listener, config.quiet, |stream, peer| {
         serve_connection(stream, peer, config);
     })
 }
@@ -54,14 +54,16 @@ pub fn serve(listener: &TcpListener, config: &ServerConfig) -> ! {
 /// followed by a short back-off instead of a busy loop.
 pub fn accept_forever(
     listener: &TcpListener,
-    config: &ServerConfig,
+    quiet: bool,
     mut handle: impl FnMut(TcpStream, SocketAddr),
 ) -> ! {
     loop {
         match listener.accept() {
             Ok((stream, peer)) => handle(stream, peer),
             Err(e) => {
-                config.log(format_args!("accept failed: {}", describe(&e)));
+                if !quiet {
+                    eprintln!("accept failed: {}", describe(&e));
+                }
                 thread::sleep(ACCEPT_BACKOFF);
             }
         }

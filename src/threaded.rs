@@ -17,7 +17,7 @@ pub const DEFAULT_MAX_CLIENTS: u32 = 64;
 /// server. A slow or silent client holds only its own worker.
 pub fn serve_with_pool(listener: &TcpListener, config: ServerConfig, pool: &ThreadPool) -> ! {
     let config = Arc::new(config);
-    accept_forever(listener, &Arc::clone(&config), |stream, peer| {
+    accept_forever(listener, config.quiet, |stream, peer| {
         let config = Arc::clone(&config);
         pool.execute(move || serve_connection(stream, peer, &config));
     })

@@ -129,7 +129,7 @@ fn silent_client_is_disconnected_after_the_idle_timeout(
 
 /// Checks the server's peak resident memory (Linux only) to prove input is not buffered
 /// without bound.
-fn assert_peak_memory_below(server: &Server, limit: u64) {
+pub fn assert_peak_memory_below(server: &Server, limit: u64) {
     if !cfg!(target_os = "linux") {
         return;
     }

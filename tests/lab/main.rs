@@ -5,6 +5,7 @@ mod support;
 
 mod concurrency;
 mod errors;
+mod file_server;
 mod framing;
 mod handout_peers;
 mod hostile_input;

@@ -49,7 +49,14 @@ pub fn net_client() -> assert_cmd::Command {
 
 /// `net_client` pointed at 127.0.0.1:`port`.
 pub fn net_client_to(port: u16) -> assert_cmd::Command {
-    let mut cmd = net_client();
+    net_client_to_program("net_client", port)
+}
+
+/// The client program `name` (any of them takes `--host` and `--port`) pointed at
+/// 127.0.0.1:`port`, with a step timeout.
+pub fn net_client_to_program(name: &str, port: u16) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(program(name));
+    cmd.timeout(STEP_TIMEOUT);
     cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
     cmd
 }
@@ -337,6 +344,16 @@ impl Peer {
         let line = String::from_utf8_lossy(&line).into_owned();
         let _ = writeln!(self.transcript, "received: {line:?}");
         line
+    }
+
+    /// Reads exactly `n` bytes. Fails the test if they do not all arrive.
+    pub fn read_bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut bytes = vec![0; n];
+        if let Err(e) = self.reader.read_exact(&mut bytes) {
+            self.fail(&format!("expected {n} bytes: {e}"));
+        }
+        let _ = writeln!(self.transcript, "received: <{n} bytes>");
+        bytes
     }
 
     /// Reads one reply line and checks it is exactly `expected`.

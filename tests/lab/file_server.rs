@@ -1,0 +1,238 @@
+//! The file server (the handout's second "going further" idea): every file under the
+//! root comes back byte for byte, and nothing outside the root is ever served.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rstest::rstest;
+
+use crate::support::{fixture, net_client_to_program, program, Server, TEST_TIMEOUT};
+
+const SECRET: &str = "TOP SECRET: the answers to the final exam";
+
+/// A served directory made for one test: a copy of `fixtures/files`, plus links and
+/// special files that try to lead out of it, next to a secret file that must never be
+/// served.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        fs::write(dir.path().join("secret.txt"), SECRET).expect("secret");
+        let root = dir.path().join("root");
+        copy_tree(&fixture("files"), &root);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::symlink;
+            symlink("../secret.txt", root.join("escape")).expect("symlink");
+            symlink("..", root.join("up")).expect("symlink");
+            symlink("/dev/null", root.join("devnull")).expect("symlink");
+            symlink("hello.txt", root.join("alias.txt")).expect("symlink");
+            let status = Command::new("mkfifo").arg(root.join("pipe")).status();
+            assert!(status.is_ok_and(|s| s.success()), "mkfifo failed");
+        }
+        Sandbox { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn start(&self, extra: &[&str]) -> Server {
+        let root = self.root();
+        Server::start_with(|port| {
+            let mut cmd = Command::new(program("net_file_server"));
+            cmd.arg("--root").arg(&root);
+            cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+            cmd.args(extra);
+            cmd
+        })
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("create dir");
+    for entry in fs::read_dir(from).expect("read fixture dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).expect("copy fixture");
+        }
+    }
+}
+
+fn file_client(server: &Server) -> assert_cmd::Command {
+    net_client_to_program("net_file_client", server.port)
+}
+
+#[rstest]
+#[case::text("hello.txt")]
+#[case::nested("notes/week1.txt")]
+#[case::deeply_nested("notes/deeper/todo.txt")]
+#[case::empty("empty.txt")]
+#[case::binary("binary.bin")]
+#[case::link_inside_the_root("alias.txt")]
+#[timeout(TEST_TIMEOUT)]
+fn every_file_comes_back_byte_for_byte(#[case] name: &str) {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&[]);
+    let expected = fs::read(sandbox.root().join(name)).expect("fixture");
+    file_client(&server)
+        .arg(name)
+        .assert()
+        .success()
+        .stdout(expected);
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_large_generated_file_is_saved_intact_and_streamed() {
+    let sandbox = Sandbox::new();
+    let big: Vec<u8> = (0..40_000_000u32).map(|i| (i % 251) as u8).collect();
+    fs::write(sandbox.root().join("big.bin"), &big).expect("big file");
+    let server = sandbox.start(&["-q"]);
+    let saved = sandbox.dir.path().join("saved.bin");
+    file_client(&server)
+        .args(["big.bin", "--output"])
+        .arg(&saved)
+        .assert()
+        .success()
+        .stdout("");
+    assert!(
+        fs::read(&saved).expect("saved file") == big,
+        "the saved copy differs"
+    );
+    crate::hostile_input::assert_peak_memory_below(&server, 16 * 1024 * 1024);
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn one_connection_carries_several_requests() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&[]);
+    let mut peer = server.connect();
+    peer.send(b"hello.txt\r\nempty.txt\nmissing.txt\nhello.txt\n");
+    peer.expect_line("OK 28");
+    assert_eq!(peer.read_bytes(28), b"Hello from the file server!\n");
+    peer.expect_line("OK 0");
+    peer.expect_line("ERR not found");
+    peer.expect_line("OK 28");
+    assert_eq!(peer.read_bytes(28), b"Hello from the file server!\n");
+}
+
+#[rstest]
+#[case::absolute_path(b"/etc/passwd", "ERR forbidden: absolute name")]
+#[case::parent_directory(b"../secret.txt", "ERR forbidden: '..' in name")]
+#[case::parent_in_the_middle(b"notes/../../secret.txt", "ERR forbidden: '..' in name")]
+#[case::symlink_to_outside(b"escape", "ERR forbidden: leads outside the served directory")]
+#[case::through_a_symlinked_dir(
+    b"up/secret.txt",
+    "ERR forbidden: leads outside the served directory"
+)]
+#[case::symlink_to_a_device(b"devnull", "ERR forbidden: leads outside the served directory")]
+#[case::fifo(b"pipe", "ERR forbidden: not a regular file")]
+#[case::directory(b"notes", "ERR is a directory")]
+#[case::root_itself(b".", "ERR is a directory")]
+#[case::nul_in_name(b"hello.txt\0.png", "ERR forbidden: NUL in name")]
+#[case::not_utf8(b"caf\xe9.txt", "ERR forbidden: name is not UTF-8")]
+#[case::empty_name(b"", "ERR forbidden: empty name")]
+#[case::missing(b"nothing-here.txt", "ERR not found")]
+#[timeout(TEST_TIMEOUT)]
+fn escape_attempts_are_refused(#[case] name: &[u8], #[case] reply: &str) {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&[]);
+    let mut peer = server.connect();
+    peer.send(&[name, b"\n"].concat());
+    peer.expect_line(reply);
+    // The connection and the server are fine afterwards.
+    peer.send(b"hello.txt\n").expect_line("OK 28");
+    drop(peer);
+    file_client(&server).arg("hello.txt").assert().success();
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn an_over_long_name_is_refused() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&[]);
+    let mut peer = server.connect();
+    peer.send(&[&[b'a'; 5000][..], b"\n"].concat());
+    peer.expect_line("ERR forbidden: name too long");
+    peer.send(b"hello.txt\n").expect_line("OK 28");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn nothing_outside_the_root_is_ever_served() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&[]);
+    let attempts = [
+        "../secret.txt",
+        "escape",
+        "up/secret.txt",
+        "/tmp/../secret.txt",
+        "./../secret.txt",
+        "notes/../../secret.txt",
+        "up/root/escape",
+        "notes/../escape",
+    ];
+    let output = file_client(&server).args(attempts).assert().failure();
+    let stdout = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    assert!(
+        !stdout.contains("TOP SECRET"),
+        "the secret leaked:\n{stdout}"
+    );
+    assert_eq!(stdout, "", "nothing should have been served");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn files_over_the_size_limit_are_refused() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&["--max-file-size", "1000"]);
+    file_client(&server)
+        .arg("binary.bin")
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr("net_file_client: binary.bin: too large (1031 bytes; the limit is 1000)\n");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_reports_a_missing_file_and_fetches_the_rest() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&[]);
+    file_client(&server)
+        .args(["missing.txt", "hello.txt"])
+        .assert()
+        .code(1)
+        .stdout("Hello from the file server!\n")
+        .stderr("net_file_client: missing.txt: not found\n");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_silent_client_does_not_block_others() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&[]);
+    let mut silent = server.connect();
+    silent.send(b"hello"); // half a name, then nothing
+    file_client(&server).arg("hello.txt").assert().success();
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_root_that_does_not_exist_is_reported() {
+    assert_cmd::Command::new(program("net_file_server"))
+        .args(["--root", "/no/such/dir", "--port", "0"])
+        .timeout(crate::support::STEP_TIMEOUT)
+        .assert()
+        .code(1)
+        .stderr("net_file_server: cannot serve /no/such/dir: No such file or directory\n");
+}
