@@ -12,6 +12,8 @@
 //! - [`pool`]: a fixed pool of worker threads whose `Drop` joins them.
 //! - [`threaded`]: serving many clients at once, one pool worker each.
 //! - [`files`]: the file server and its client side: a root that cannot be escaped.
+//! - [`chat`]: two-way chat, sending and receiving at once.
+//! - [`chat_room`]: a chat room relaying every line to everyone else.
 //! - [`async_server`]: the same service on tokio, for thousands of connections.
 //! - [`bench`]: the benchmark behind `make bench`: load generators, baselines, report.
 //! - [`cli`]: the default port and the options and parsers the programs share.
@@ -21,6 +23,8 @@
 
 pub mod async_server;
 pub mod bench;
+pub mod chat;
+pub mod chat_room;
 pub mod cli;
 pub mod client;
 pub mod files;

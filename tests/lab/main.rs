@@ -3,6 +3,7 @@
 
 mod support;
 
+mod chat;
 mod concurrency;
 mod errors;
 mod file_server;

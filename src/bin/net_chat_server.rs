@@ -1,0 +1,61 @@
+//! net_chat_server: a chat room. Connect with `net_chat HOST`, `nc` or `telnet`; the first
+//! line is your nickname, every line after it goes to everyone else.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use netlab::chat_room::Room;
+use netlab::cli::{listen, DEFAULT_PORT};
+use netlab::pool::ThreadPool;
+use netlab::report::describe;
+use netlab::server::accept_forever;
+
+/// A chat room: the first line from each client is its nickname; every line after that
+/// is sent to everyone else as "nick: text". Joins and leaves are announced.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    host: String,
+
+    /// Port to listen on; 0 lets the operating system pick.
+    #[arg(short, long, default_value_t = DEFAULT_PORT + 2)]
+    port: u16,
+
+    /// Print only the "listening on" line.
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// How many people may be in the room at once; more wait to get in.
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_clients: u32,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let pool = match ThreadPool::new(args.max_clients as usize) {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!(
+                "net_chat_server: cannot start worker threads: {}",
+                describe(&e)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match listen(&args.host, args.port) {
+        Ok(listener) => listener,
+        Err(why) => {
+            eprintln!("net_chat_server: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let room = Arc::new(Room::new(args.quiet));
+    accept_forever(&listener, args.quiet, |stream, peer| {
+        let room = Arc::clone(&room);
+        pool.execute(move || room.serve_connection(stream, peer));
+    })
+}

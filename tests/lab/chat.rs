@@ -1,0 +1,299 @@
+//! Chat (the handout's third "going further" idea): two people sending and receiving at
+//! once, and a room where everyone hears everyone else.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rstest::rstest;
+
+use crate::support::{program, Peer, Server, STEP_TIMEOUT, TEST_TIMEOUT};
+
+/// A `net_chat` process with a keyboard (its stdin) and a screen (its stdout) that the
+/// test controls. Killed on drop.
+struct ChatProcess {
+    child: Child,
+    keyboard: Option<ChildStdin>,
+    screen: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl ChatProcess {
+    fn start(args: &[&str]) -> ChatProcess {
+        let mut child = Command::new(program("net_chat"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn net_chat");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, screen) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        ChatProcess {
+            keyboard: child.stdin.take(),
+            child,
+            screen,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Types a line.
+    fn say(&mut self, text: &str) {
+        let keyboard = self.keyboard.as_mut().expect("the keyboard is still open");
+        writeln!(keyboard, "{text}").expect("typing");
+    }
+
+    /// Presses Ctrl-D.
+    fn end_input(&mut self) {
+        self.keyboard = None;
+    }
+
+    /// Waits for a screen line starting with `start`, failing with everything seen.
+    fn expect_line(&mut self, start: &str) -> String {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.screen.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.starts_with(start) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "net_chat never printed {start:?}; it printed {:#?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    fn expect_exit_success(&mut self) {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                assert!(
+                    status.success(),
+                    "net_chat exited with {status}; saw {:#?}",
+                    self.seen
+                );
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("net_chat did not exit; it printed {:#?}", self.seen);
+    }
+}
+
+impl Drop for ChatProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A listening net_chat and a net_chat connected to it.
+fn two_people() -> (ChatProcess, ChatProcess) {
+    let mut listening = ChatProcess::start(&["--listen", "--bind", "127.0.0.1", "--port", "0"]);
+    let announced = listening.expect_line("listening on ");
+    let port = announced.rsplit(':').next().expect("a port").to_string();
+    let mut connecting = ChatProcess::start(&["127.0.0.1", "--port", &port]);
+    connecting.expect_line("* connected to 127.0.0.1");
+    listening.expect_line("* 127.0.0.1:");
+    (listening, connecting)
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn two_people_talk_in_both_directions_at_once() {
+    let (mut ann, mut bob) = two_people();
+    // Both type before either reads: each side must send and receive at the same time.
+    for n in 0..3 {
+        ann.say(&format!("ann says {n}"));
+        bob.say(&format!("bob says {n}"));
+    }
+    for n in 0..3 {
+        bob.expect_line(&format!("ann says {n}"));
+        ann.expect_line(&format!("bob says {n}"));
+    }
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn ending_input_tells_the_other_side_who_exits_without_waiting_for_its_own_input() {
+    let (mut ann, mut bob) = two_people();
+    ann.say("bye");
+    bob.expect_line("bye");
+    ann.end_input();
+    ann.expect_line("* closed");
+    ann.expect_exit_success();
+    // Bob's keyboard is still open: net_chat must not sit waiting on it.
+    bob.expect_line("* the other side left");
+    bob.expect_exit_success();
+}
+
+#[cfg(unix)]
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn ctrl_c_on_one_side_is_reported_on_the_other() {
+    let (ann, mut bob) = two_people();
+    let status = Command::new("kill")
+        .args(["-INT", &ann.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    bob.expect_line("* the other side left");
+    bob.expect_exit_success();
+    drop(ann);
+}
+
+fn chat_room() -> Server {
+    Server::start_with(|port| {
+        let mut cmd = Command::new(program("net_chat_server"));
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+        cmd
+    })
+}
+
+/// Connects to the room and takes the nickname `nick`.
+fn join(room: &Server, nick: &str) -> Peer {
+    let mut peer = room.connect();
+    peer.expect_line("* welcome! send your nickname");
+    peer.send(format!("{nick}\n").as_bytes());
+    let welcome = peer.read_line();
+    if !welcome.starts_with(&format!("* you are {nick}; here: ")) {
+        peer.fail(&format!("unexpected welcome {welcome:?}"));
+    }
+    peer
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn the_room_relays_every_line_to_everyone_else_in_order() {
+    let room = chat_room();
+    let mut ann = join(&room, "ann");
+    let mut bob = join(&room, "bob");
+    ann.expect_line("* bob joined");
+    let mut cat = join(&room, "cat");
+    ann.expect_line("* cat joined");
+    bob.expect_line("* cat joined");
+
+    ann.send(b"one\ntwo\nthree\n");
+    for listener in [&mut bob, &mut cat] {
+        listener
+            .expect_line("ann: one")
+            .expect_line("ann: two")
+            .expect_line("ann: three");
+    }
+    bob.send(b"hi ann\n");
+    ann.expect_line("bob: hi ann");
+    cat.expect_line("bob: hi ann");
+
+    drop(cat);
+    ann.expect_line("* cat left");
+    bob.expect_line("* cat left");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn the_room_refuses_bad_nicknames_until_a_good_one_comes() {
+    let room = chat_room();
+    let _ann = join(&room, "Ann");
+    let mut peer = room.connect();
+    peer.expect_line("* welcome! send your nickname");
+    let refusals: [(&[u8], &str); 5] = [
+        (b"\n", "* nickname refused: it is empty; try another"),
+        (
+            b"a-very-long-nickname-indeed\n",
+            "* nickname refused: it is longer than 20 characters; try another",
+        ),
+        (
+            b"bell\x07\n",
+            "* nickname refused: it contains a control character or ':'; try another",
+        ),
+        (
+            b"a:b\n",
+            "* nickname refused: it contains a control character or ':'; try another",
+        ),
+        (b"ann\n", "* nickname refused: ann is taken; try another"),
+    ];
+    for (nick, refusal) in refusals {
+        peer.send(nick).expect_line(refusal);
+    }
+    peer.send(b"bob\n").expect_line("* you are bob; here: Ann");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn over_long_lines_and_invalid_utf8_are_handled() {
+    let room = chat_room();
+    let mut ann = join(&room, "ann");
+    let mut bob = join(&room, "bob");
+    ann.expect_line("* bob joined");
+    ann.send(&[&[b'x'; 5000][..], b"\n"].concat());
+    ann.expect_line("* your line of 5000 bytes was not sent (the limit is 4096)");
+    ann.send(b"caf\xe9\n");
+    bob.expect_line("ann: caf\u{fffd}");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_member_who_stops_reading_does_not_stall_the_room() {
+    const CHUNK: usize = 100; // lines; well below a member's queue
+    let room = chat_room();
+    let mut ann = join(&room, "ann");
+    let stuck = join(&room, "stuck"); // never reads again
+    let mut cat = join(&room, "cat");
+    ann.expect_line("* stuck joined");
+    ann.expect_line("* cat joined");
+
+    // Ann talks in chunks that Cat reads in full before the next, so Cat keeps up while
+    // everything piles up for Stuck, until the room gives up on Stuck. However much
+    // Ann sends, Cat must get all of it.
+    let chunk = format!("{}\n", "y".repeat(1000)).repeat(CHUNK);
+    let mut notices = Vec::new();
+    for _ in 0..1000 {
+        ann.send(chunk.as_bytes());
+        let mut relayed = 0;
+        while relayed < CHUNK {
+            let line = cat.read_line();
+            match line.starts_with("ann: ") {
+                true => relayed += 1,
+                false => notices.push(line),
+            }
+        }
+        if !notices.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(notices, ["* stuck was disconnected: not keeping up"]);
+    ann.expect_line("* stuck was disconnected: not keeping up");
+    cat.send(b"still here\n");
+    ann.expect_line("cat: still here");
+    drop(stuck);
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn net_chat_can_join_the_room() {
+    let room = chat_room();
+    let mut ann = join(&room, "ann");
+    let mut bob = ChatProcess::start(&["127.0.0.1", "--port", &room.port.to_string()]);
+    bob.expect_line("* welcome! send your nickname");
+    bob.say("bob");
+    bob.expect_line("* you are bob; here: ann");
+    ann.expect_line("* bob joined");
+    bob.say("hello room");
+    ann.expect_line("bob: hello room");
+    ann.send(b"hello bob\n");
+    bob.expect_line("ann: hello bob");
+    bob.end_input();
+    ann.expect_line("* bob left");
+}
