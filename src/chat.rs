@@ -9,6 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::frame::{Frame, FrameLimits, FrameReader};
+use crate::report::peer_hung_up;
 
 /// After our user has finished, how long to wait for the other side to close before
 /// leaving anyway (a peer that never closes must not keep us open).
@@ -78,18 +79,9 @@ fn print_arrivals(stream: &TcpStream, out: &mut impl Write) -> io::Result<()> {
                 writeln!(out, "* a line of {len} bytes arrived, too long to show")?
             }
             Ok(None) => return Ok(()),
-            Err(e) if is_hang_up(&e) => return Ok(()),
+            Err(e) if peer_hung_up(&e) => return Ok(()),
             Err(e) => return Err(e),
         }
         out.flush()?;
     }
-}
-
-fn is_hang_up(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::NotConnected
-    )
 }

@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use crate::frame::FrameLimits;
+use crate::pool::ThreadPool;
 use crate::report::describe;
 use crate::server::ServerConfig;
 use crate::transform::Transform;
@@ -82,6 +83,15 @@ pub fn listen(host: &str, port: u16) -> Result<TcpListener, String> {
     announce(&listener)
         .map_err(|e| format!("cannot report the listening address: {}", describe(&e)))?;
     Ok(listener)
+}
+
+/// Starts the pool of worker threads that serves `max_clients` clients at once.
+///
+/// # Errors
+/// A one-line explanation when the threads cannot be started.
+pub fn worker_pool(max_clients: u32) -> Result<ThreadPool, String> {
+    ThreadPool::new(max_clients as usize)
+        .map_err(|e| format!("cannot start worker threads: {}", describe(&e)))
 }
 
 fn announce(listener: &TcpListener) -> io::Result<()> {

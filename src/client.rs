@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::frame::{encode_line, Frame, FrameLimits, FrameReader};
-use crate::report::describe;
+use crate::report::{describe, peer_hung_up};
 
 /// How long one connection attempt may take before the next address is tried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -207,7 +207,7 @@ impl Session {
             encode_line(message, &mut self.outgoing);
         }
         match (&mut self.reader.get_ref()).write_all(&self.outgoing) {
-            Err(e) if hung_up(&e) => Err(ClientError::ClosedBeforeReply { number }),
+            Err(e) if peer_hung_up(&e) => Err(ClientError::ClosedBeforeReply { number }),
             Err(e) => Err(e.into()),
             Ok(()) => self.read_reply(number),
         }
@@ -218,7 +218,7 @@ impl Session {
             Ok(Some(Frame::Message(bytes))) => Ok(String::from_utf8_lossy(bytes).into_owned()),
             Ok(Some(Frame::TooLong { len })) => Ok(format!("<reply of {len} bytes not shown>")),
             Ok(None) => Err(ClientError::ClosedBeforeReply { number }),
-            Err(e) if hung_up(&e) => Err(ClientError::ClosedBeforeReply { number }),
+            Err(e) if peer_hung_up(&e) => Err(ClientError::ClosedBeforeReply { number }),
             Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(ClientError::NoReply {
                 number,
                 waited: self.config.limits.idle_timeout.unwrap_or_default(),
@@ -232,18 +232,6 @@ impl Session {
     pub fn close(self) {
         let _ = self.reader.get_ref().shutdown(std::net::Shutdown::Both);
     }
-}
-
-/// True for the errors a peer that closed its socket causes. Which one a client sees
-/// depends on timing: the end of the stream, a reset (if it sent data after the peer
-/// closed), or a broken pipe (if it writes after that).
-fn hung_up(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-    )
 }
 
 /// The messages sent when the user names none: several, as the handout asks, chosen to

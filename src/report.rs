@@ -12,6 +12,19 @@ pub fn describe(error: &io::Error) -> String {
     }
 }
 
+/// True for the errors a peer that closed its socket causes. Which one a program sees
+/// depends on timing: a reset (if it sent data after the peer closed), a broken pipe (if
+/// it writes after that), or "not connected" (if it shut its own socket down meanwhile).
+pub fn peer_hung_up(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::NotConnected
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use netlab::chat_room::Room;
-use netlab::cli::{listen, DEFAULT_PORT};
-use netlab::pool::ThreadPool;
-use netlab::report::describe;
+use netlab::cli::{listen, worker_pool, DEFAULT_PORT};
 use netlab::server::accept_forever;
 
 /// A chat room: the first line from each client is its nickname; every line after that
@@ -36,13 +34,10 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let pool = match ThreadPool::new(args.max_clients as usize) {
+    let pool = match worker_pool(args.max_clients) {
         Ok(pool) => pool,
-        Err(e) => {
-            eprintln!(
-                "net_chat_server: cannot start worker threads: {}",
-                describe(&e)
-            );
+        Err(why) => {
+            eprintln!("net_chat_server: {why}");
             return ExitCode::FAILURE;
         }
     };

@@ -12,9 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use netlab::cli::{parse_seconds, DEFAULT_PORT};
+use netlab::cli::{parse_seconds, worker_pool, DEFAULT_PORT};
 use netlab::files::{serve_connection, FileServerConfig, DEFAULT_MAX_FILE_SIZE};
-use netlab::pool::ThreadPool;
 use netlab::report::describe;
 use netlab::server::accept_forever;
 
@@ -76,8 +75,7 @@ fn run(args: &Args) -> Result<std::convert::Infallible, String> {
             args.root.display()
         ));
     }
-    let pool = ThreadPool::new(args.max_clients as usize)
-        .map_err(|e| format!("cannot start worker threads: {}", describe(&e)))?;
+    let pool = worker_pool(args.max_clients)?;
     let listener = netlab::cli::listen(&args.host, args.port)?;
     let config = Arc::new(FileServerConfig {
         root,

@@ -9,9 +9,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use netlab::cli::ServerArgs;
-use netlab::pool::ThreadPool;
-use netlab::report::describe;
+use netlab::cli::{worker_pool, ServerArgs};
 use netlab::threaded::{serve_with_pool, DEFAULT_MAX_CLIENTS};
 
 /// Like net_server, but serves up to --max-clients clients at the same time, each on its
@@ -30,13 +28,10 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let pool = match ThreadPool::new(args.max_clients as usize) {
+    let pool = match worker_pool(args.max_clients) {
         Ok(pool) => pool,
-        Err(e) => {
-            eprintln!(
-                "net_server_threaded: cannot start worker threads: {}",
-                describe(&e)
-            );
+        Err(why) => {
+            eprintln!("net_server_threaded: {why}");
             return ExitCode::FAILURE;
         }
     };

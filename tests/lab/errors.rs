@@ -100,43 +100,42 @@ fn client_refuses_a_message_that_spans_lines() {
         .stderr("net_client: message 2 contains a line break; send one line per message\n");
 }
 
-#[rstest]
-#[timeout(TEST_TIMEOUT)]
-fn client_reports_a_server_that_closes_mid_session() {
-    // A server that answers one message, then hangs up.
+/// How the one-reply server ends the connection after its reply.
+#[derive(Clone, Copy)]
+enum HangUp {
+    /// Closes cleanly: the client sees the end of the stream (or a reset, if its next
+    /// message crosses the close).
+    Close,
+    /// Waits for the next message and closes with it unread, so the kernel resets.
+    Reset,
+}
+
+/// A server that answers the first message with "only one", then hangs up. Returns its
+/// port.
+fn one_reply_server(hang_up: HangUp) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("local addr").port();
     thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
-        let mut line = String::new();
-        let mut reader = BufReader::new(&stream);
-        reader.read_line(&mut line).expect("read");
+        BufReader::new(&stream)
+            .read_line(&mut String::new())
+            .expect("read");
         (&stream).write_all(b"only one\n").expect("write");
+        if let HangUp::Reset = hang_up {
+            stream
+                .peek(&mut [0; 1])
+                .expect("the second message arrives");
+        }
     });
-    net_client_to(port)
-        .args(["a", "b", "c"])
-        .assert()
-        .code(1)
-        .stderr("net_client: the server closed the connection before replying to message 2\n");
+    port
 }
 
 #[rstest]
+#[case::close(HangUp::Close)]
+#[case::reset(HangUp::Reset)]
 #[timeout(TEST_TIMEOUT)]
-fn client_reports_a_server_that_resets_mid_session() {
-    // A server that answers one message, then closes with the second one unread, which
-    // makes its kernel reset the connection.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("local addr").port();
-    thread::spawn(move || {
-        let (stream, _) = listener.accept().expect("accept");
-        let mut reader = BufReader::new(&stream);
-        reader.read_line(&mut String::new()).expect("read");
-        (&stream).write_all(b"only one\n").expect("write");
-        let mut byte = [0; 1];
-        stream.peek(&mut byte).expect("the second message arrives");
-        // Returning drops the socket with that message unread.
-    });
-    net_client_to(port)
+fn client_reports_a_server_that_hangs_up_mid_session(#[case] hang_up: HangUp) {
+    net_client_to(one_reply_server(hang_up))
         .args(["a", "b", "c"])
         .assert()
         .code(1)
