@@ -266,6 +266,11 @@ impl<R: TimedRead> FrameReader<R> {
         self.framer.has_line()
     }
 
+    /// True when any bytes of a further message are buffered, complete or not.
+    pub fn has_pending(&mut self) -> bool {
+        self.framer.has_line() || self.framer.is_mid_message()
+    }
+
     /// Reads more bytes, waiting at most `timeout`. Returns how many arrived.
     fn fill(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         if self.timeout != Some(timeout) {

@@ -14,6 +14,7 @@
 //! - [`files`]: the file server and its client side: a root that cannot be escaped.
 //! - [`chat`]: two-way chat, sending and receiving at once.
 //! - [`chat_room`]: a chat room relaying every line to everyone else.
+//! - [`grade`]: grading a submitted pair of programs against the handout.
 //! - [`async_server`]: the same service on tokio, for thousands of connections.
 //! - [`bench`]: the benchmark behind `make bench`: load generators, baselines, report.
 //! - [`cli`]: the default port and the options and parsers the programs share.
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod client;
 pub mod files;
 pub mod frame;
+pub mod grade;
 pub mod pool;
 pub mod report;
 pub mod server;
