@@ -8,6 +8,7 @@ mod concurrency;
 mod errors;
 mod file_server;
 mod framing;
+mod grading;
 mod handout_peers;
 mod hostile_input;
 mod reconnect;

@@ -1,0 +1,177 @@
+//! net_grade, on submissions written like real ones (fixtures/submissions/): each kind of
+//! mistake gets exactly its FAIL, with a readable reason, and a correct pair passes.
+
+use std::sync::OnceLock;
+
+use rstest::rstest;
+
+use crate::support::{fixture, program, TEST_TIMEOUT};
+
+/// Options that keep the grading quick: a client that never ends costs the client
+/// timeout, and every server is watched while idle.
+const QUICK: [&str; 6] = [
+    "--client-timeout",
+    "2",
+    "--idle-window",
+    "0.5",
+    "--jobs",
+    "16",
+];
+
+/// The JSON report for every fixture submission, graded once for all tests (they run in
+/// parallel, and the fixtures' hard-coded ports may only be used once at a time).
+fn graded() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        let folders: Vec<_> = std::fs::read_dir(fixture("submissions"))
+            .expect("fixtures/submissions")
+            .map(|entry| entry.expect("entry").path())
+            .collect();
+        let output = assert_cmd::Command::new(program("net_grade"))
+            .arg("--json")
+            .args(QUICK)
+            .args(&folders)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .expect("net_grade runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    })
+}
+
+/// The part of the JSON report about `submission`.
+fn report_of(submission: &str) -> &'static str {
+    let json = graded();
+    let start = json
+        .find(&format!("{{\"submission\":\"{submission}\""))
+        .unwrap_or_else(|| panic!("no report for {submission} in:\n{json}"));
+    let end = json[start + 1..]
+        .find("{\"submission\":")
+        .map_or(json.len(), |i| start + 1 + i);
+    &json[start..end]
+}
+
+#[rstest]
+#[case::correct_pair("correct", &[])]
+#[case::interactive_client("interactive_client", &[])]
+#[case::python2_pair("python2_pair", &[])]
+#[case::greeting_server("greeting_server", &[])]
+#[case::spinning_server(
+    "spinning_server",
+    &["does not spin after a client leaves", "serves a second client after the first closes"]
+)]
+#[case::echo_server("echo_server", &["reply differs from the message"])]
+#[case::constant_server("constant_server", &["reply depends on the message"])]
+#[case::one_shot_server("one_shot_server", &["serves a second client after the first closes"])]
+#[case::fixed_count_server("fixed_count_server", &["replies to each message"])]
+#[case::crash_server("crash_server", &["survives an unexpected message"])]
+#[case::one_message_client("one_message_client", &["client sends more than one message"])]
+#[case::no_wait_client("no_wait_client", &["client waits for each reply"])]
+#[case::never_closes_client(
+    "never_closes_client",
+    &["the pair works together", "client closes the connection and exits"]
+)]
+#[timeout(TEST_TIMEOUT)]
+fn each_submission_fails_exactly_what_it_gets_wrong(
+    #[case] submission: &str,
+    #[case] failures: &[&str],
+) {
+    let report = report_of(submission);
+    for requirement in failures {
+        let fail = format!("\"requirement\":\"{requirement}\",\"verdict\":\"FAIL\"");
+        assert!(
+            report.contains(&fail),
+            "{submission} should FAIL {requirement:?}:\n{report}"
+        );
+    }
+    let failed = format!("\"failed\":{},", failures.len());
+    assert!(
+        report.contains(&failed),
+        "{submission} should fail only {failures:?}:\n{report}"
+    );
+    assert!(
+        report.contains("\"skipped\":0,") || submission == "one_shot_server",
+        "{report}"
+    );
+}
+
+#[rstest]
+#[case::port_from_the_servers_socket("correct", "on port 51423, found from its own sockets")]
+#[case::spinning_measured("spinning_server", "% of a CPU while idle")]
+#[case::echo_named("echo_server", "\\\"probe alpha\\\" came back unchanged")]
+#[case::constant_named("constant_server", "every message got the same reply \\\"OK\\\"")]
+#[case::crash_traceback("crash_server", "ValueError: invalid literal for int()")]
+#[case::fixed_count_counted("fixed_count_server", "3 of 4 messages answered")]
+#[case::early_message_named(
+    "no_wait_client",
+    "it sent \\\"second line\\\" before the previous reply"
+)]
+#[case::python2_recognised("python2_pair", "Python 2 code")]
+#[case::greeting_noted("greeting_server", "the server greets first: \\\"Welcome!\\\"")]
+#[timeout(TEST_TIMEOUT)]
+fn reasons_say_what_happened(#[case] submission: &str, #[case] reason: &str) {
+    let report = report_of(submission);
+    assert!(
+        report.contains(reason),
+        "{submission}: no {reason:?} in:\n{report}"
+    );
+}
+
+/// A copy of the correct submission whose hard-coded port is replaced by a free one, so
+/// it can be graded while the fixtures are.
+fn correct_pair_on_a_free_port() -> tempfile::TempDir {
+    let port = crate::support::free_port().to_string();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let copy = dir.path().join("correct");
+    std::fs::create_dir(&copy).expect("create");
+    for file in ["net_server.py", "net_client.py", "README.txt"] {
+        let text =
+            std::fs::read_to_string(fixture("submissions/correct").join(file)).expect("read");
+        std::fs::write(copy.join(file), text.replace("51423", &port)).expect("write");
+    }
+    dir
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_correct_pair_passes_with_a_readable_report_and_exit_code_zero() {
+    let submission = correct_pair_on_a_free_port();
+    let assert = assert_cmd::Command::new(program("net_grade"))
+        .args(QUICK)
+        .arg(submission.path().join("correct"))
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    for expected in [
+        "== correct ==",
+        "our probe client <-> their server",
+        "  PASS  replies to each message: 4 of 4 messages answered",
+        "-- our probe client",
+        "result: 15 passed, 0 failed, 0 skipped",
+        "submission",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+    }
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn our_own_pair_passes_when_graded_as_commands() {
+    let server = format!(
+        "{} --host 127.0.0.1 -p {{port}}",
+        program("net_server").display()
+    );
+    let client = format!(
+        "{} --host 127.0.0.1 -p {{port}}",
+        program("net_client").display()
+    );
+    assert_cmd::Command::new(program("net_grade"))
+        .args(QUICK)
+        .args(["--server", &server, "--client", &client])
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "result: 15 passed, 0 failed, 0 skipped",
+        ));
+}
