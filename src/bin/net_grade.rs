@@ -8,12 +8,13 @@
 //!           --client "target/release/net_client -p {port}"
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use netlab::cli::parse_seconds;
+use netlab::grade::isolation::{grade_in_namespace, loopback_up, namespaces_work, parallel_map};
 use netlab::grade::report::{summary, Report, Verdict};
 use netlab::grade::{grade_all, prepare_folder, Program, Submission, Timing};
 use netlab::report::describe;
@@ -41,18 +42,38 @@ struct Args {
     #[arg(long)]
     json: bool,
 
+    /// How many submissions are graded at the same time.
+    #[arg(short, long, value_name = "N", default_value_t = 4)]
+    jobs: usize,
+
+    /// Give each submission a network namespace of its own (Linux, as root): "auto" does
+    /// when it can.
+    #[arg(long, value_enum, default_value_t = Isolation::Auto)]
+    isolation: Isolation,
+
     /// How long a client may run before it counts as never finishing.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "10")]
     client_timeout: Duration,
 
-    /// How many submissions are graded at the same time (never two that use the same
-    /// port).
-    #[arg(short, long, value_name = "N", default_value_t = 4)]
-    jobs: usize,
-
     /// How long an idle server is watched for spinning.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "1")]
     idle_window: Duration,
+
+    /// Grade one submission in the current network namespace and print the report for
+    /// the net_grade that started this one.
+    #[arg(long, hide = true)]
+    inside_namespace: bool,
+}
+
+/// Whether submissions get network namespaces.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Isolation {
+    /// Namespaces when they work here, otherwise none.
+    Auto,
+    /// Namespaces, or an error if they do not work here.
+    Namespace,
+    /// No namespaces: submissions that use the same port are graded one after another.
+    None,
 }
 
 fn main() -> ExitCode {
@@ -62,25 +83,83 @@ fn main() -> ExitCode {
         idle: args.idle_window,
         ..Timing::default()
     };
-    let scratch = std::env::temp_dir().join(format!("net_grade-{}", std::process::id()));
-    let reports = match submissions(&args, &scratch) {
-        Ok(submissions) => grade_all(&submissions, &timing, args.jobs),
+    let reports = match run(&args, &timing) {
+        Ok(reports) => reports,
         Err(why) => {
             eprintln!("net_grade: {why}");
             return ExitCode::FAILURE;
         }
     };
-    let _ = std::fs::remove_dir_all(&scratch);
+    if args.inside_namespace {
+        reports.iter().for_each(|r| print!("{}", r.to_lines()));
+        return ExitCode::SUCCESS;
+    }
     print_reports(&reports, args.json);
-    let all_passed = reports.iter().all(|r| r.count(Verdict::Fail) == 0);
-    if all_passed {
+    if reports.iter().all(|r| r.count(Verdict::Fail) == 0) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
 
-fn submissions(args: &Args, scratch: &std::path::Path) -> Result<Vec<Submission>, String> {
+fn run(args: &Args, timing: &Timing) -> Result<Vec<Report>, String> {
+    if args.inside_namespace {
+        loopback_up()?;
+        return grade_here(args, timing, 1);
+    }
+    let isolate = match args.isolation {
+        Isolation::None => false,
+        Isolation::Auto => namespaces_work(),
+        Isolation::Namespace if namespaces_work() => true,
+        Isolation::Namespace => return Err("network namespaces do not work here".into()),
+    };
+    if !isolate {
+        return grade_here(args, timing, args.jobs);
+    }
+    let exe = std::env::current_exe().map_err(|e| describe(&e))?;
+    let targets: Vec<Vec<String>> = match (&args.server, &args.client) {
+        (Some(server), Some(client)) => vec![vec![
+            "--server".into(),
+            server.clone(),
+            "--client".into(),
+            client.clone(),
+        ]],
+        _ => args
+            .submissions
+            .iter()
+            .map(|folder| vec![absolute(folder)])
+            .collect(),
+    };
+    Ok(parallel_map(&targets, args.jobs, |target| {
+        let mut child_args = vec![
+            "--inside-namespace".to_string(),
+            "--client-timeout".into(),
+            timing.client.as_secs_f64().to_string(),
+            "--idle-window".into(),
+            timing.idle.as_secs_f64().to_string(),
+        ];
+        child_args.extend(target.iter().cloned());
+        grade_in_namespace(&exe, &child_args, &target.join(" "))
+    }))
+}
+
+/// Grades in this process, up to `jobs` at a time, never two on one port at once.
+fn grade_here(args: &Args, timing: &Timing, jobs: usize) -> Result<Vec<Report>, String> {
+    let scratch = std::env::temp_dir().join(format!("net_grade-{}", std::process::id()));
+    let submissions = submissions(args, &scratch);
+    let reports = submissions.map(|s| grade_all(&s, timing, jobs));
+    let _ = std::fs::remove_dir_all(&scratch);
+    reports
+}
+
+fn absolute(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn submissions(args: &Args, scratch: &Path) -> Result<Vec<Submission>, String> {
     if let (Some(server), Some(client)) = (&args.server, &args.client) {
         return Ok(vec![commands(server, client)?]);
     }

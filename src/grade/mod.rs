@@ -7,6 +7,7 @@
 //! machine, and is killed when its time is up; see README.txt for what that does and does
 //! not protect against.
 
+pub mod isolation;
 pub mod observer;
 pub mod probe;
 pub mod procs;
@@ -41,7 +42,7 @@ const PROBE_MESSAGES: [&str; 4] = [
 ];
 
 /// How long our probe waits for a server that greets before being spoken to.
-const GREETING_WAIT: Duration = Duration::from_millis(150);
+const GREETING_WAIT: Duration = Duration::from_millis(100);
 
 /// Lines typed into an interactive client, before any closing word and end of input.
 const TYPED_LINES: [&str; 3] = ["hello there", "a second message", "and a third"];
@@ -337,7 +338,7 @@ fn check_replies(answered: &[(&str, &String)], report: &mut Report) {
 
 /// After the client leaves, an idle server must not burn CPU (a loop on an empty recv).
 fn check_idle(server: &mut Running, timing: &Timing, report: &mut Report) {
-    thread::sleep(Duration::from_millis(100)); // let it notice the client left
+    thread::sleep(Duration::from_millis(50)); // let it notice the client left
     let (Some(before), true) = (server.cpu_time(), server.is_running()) else {
         // An exited server cannot spin; that it stopped serving is judged next.
         let why = if server.is_running() {

@@ -28,9 +28,9 @@ impl Verdict {
 #[derive(Debug, Clone)]
 pub struct Check {
     /// The part of the report it belongs to, e.g. `our net_client <-> their server`.
-    pub section: &'static str,
+    pub section: String,
     /// What was required, e.g. `replies to each message`.
-    pub name: &'static str,
+    pub name: String,
     /// Whether it was met.
     pub verdict: Verdict,
     /// Why, in a sentence.
@@ -57,27 +57,21 @@ impl Report {
     /// Records a check.
     pub fn check(
         &mut self,
-        section: &'static str,
-        name: &'static str,
+        section: &str,
+        name: &str,
         verdict: Verdict,
         reason: impl Into<String>,
     ) {
         self.checks.push(Check {
-            section,
-            name,
+            section: section.to_string(),
+            name: name.to_string(),
             verdict,
             reason: reason.into(),
         });
     }
 
     /// Records a check that passes when `ok`.
-    pub fn require(
-        &mut self,
-        section: &'static str,
-        name: &'static str,
-        ok: bool,
-        reason: impl Into<String>,
-    ) {
+    pub fn require(&mut self, section: &str, name: &str, ok: bool, reason: impl Into<String>) {
         let verdict = if ok { Verdict::Pass } else { Verdict::Fail };
         self.check(section, name, verdict, reason);
     }
@@ -87,12 +81,59 @@ impl Report {
         self.checks.iter().filter(|c| c.verdict == verdict).count()
     }
 
-    /// The verdict of the check named `name`, if made.
-    pub fn verdict_of(&self, name: &str) -> Option<Verdict> {
-        self.checks
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| c.verdict)
+    /// The report as lines of tab-separated fields, for passing it from one process to
+    /// another (see [`Report::from_lines`]).
+    pub fn to_lines(&self) -> String {
+        let mut out = format!("name\t{}\n", escape(&self.name));
+        for note in &self.notes {
+            let _ = writeln!(out, "note\t{}", escape(note));
+        }
+        for c in &self.checks {
+            let fields = [
+                c.section.as_str(),
+                c.name.as_str(),
+                c.verdict.label(),
+                c.reason.as_str(),
+            ];
+            let fields: Vec<String> = fields.iter().map(|f| escape(f)).collect();
+            let _ = writeln!(out, "check\t{}", fields.join("\t"));
+        }
+        for (title, text) in &self.transcripts {
+            let _ = writeln!(out, "transcript\t{}\t{}", escape(title), escape(text));
+        }
+        out
+    }
+
+    /// Reads a report written by [`Report::to_lines`]; lines it does not know are skipped.
+    pub fn from_lines(text: &str) -> Report {
+        let mut report = Report::default();
+        for line in text.lines() {
+            let fields: Vec<String> = line.split('\t').map(unescape).collect();
+            match fields
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                ["name", name] => report.name = name.to_string(),
+                ["note", note] => report.notes.push(note.to_string()),
+                ["check", section, name, verdict, reason] => {
+                    let verdict = match *verdict {
+                        "PASS" => Verdict::Pass,
+                        "FAIL" => Verdict::Fail,
+                        _ => Verdict::Skip,
+                    };
+                    report.check(section, name, verdict, *reason);
+                }
+                ["transcript", title, text] => {
+                    report
+                        .transcripts
+                        .push((title.to_string(), text.to_string()));
+                }
+                _ => {}
+            }
+        }
+        report
     }
 
     /// The readable report.
@@ -104,7 +145,7 @@ impl Report {
         let mut section = "";
         for check in &self.checks {
             if check.section != section {
-                section = check.section;
+                section = &check.section;
                 let _ = writeln!(out, "\n{section}");
             }
             let _ = writeln!(
@@ -139,8 +180,8 @@ impl Report {
             .map(|c| {
                 format!(
                     "{{\"section\":{},\"requirement\":{},\"verdict\":{},\"reason\":{}}}",
-                    json_string(c.section),
-                    json_string(c.name),
+                    json_string(&c.section),
+                    json_string(&c.name),
                     json_string(c.verdict.label()),
                     json_string(&c.reason)
                 )
@@ -184,6 +225,31 @@ pub fn summary(reports: &[Report]) -> String {
     out
 }
 
+/// Backslash, tab and newline as `\\`, `\t`, `\n`, so a field fits on its line.
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// `text` as a JSON string literal.
 pub fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
@@ -212,6 +278,24 @@ mod tests {
     #[test]
     fn json_strings_are_escaped() {
         assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+    }
+
+    #[test]
+    fn reports_survive_the_trip_through_lines() {
+        let mut report = Report {
+            name: "odd\tname".into(),
+            ..Report::default()
+        };
+        report
+            .notes
+            .push("a note\nover two lines \\ with a backslash".into());
+        report.require("setup", "server listens", false, "it\texited");
+        report
+            .transcripts
+            .push(("probe".into(), "> a\n< b\n".into()));
+        let back = Report::from_lines(&report.to_lines());
+        assert_eq!(back.to_lines(), report.to_lines());
+        assert_eq!(back.checks[0].verdict, Verdict::Fail);
     }
 
     #[test]

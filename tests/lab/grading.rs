@@ -13,7 +13,7 @@ const QUICK: [&str; 6] = [
     "--client-timeout",
     "2",
     "--idle-window",
-    "0.5",
+    "0.3",
     "--jobs",
     "16",
 ];
@@ -116,25 +116,59 @@ fn reasons_say_what_happened(#[case] submission: &str, #[case] reason: &str) {
     );
 }
 
-/// A copy of the correct submission whose hard-coded port is replaced by a free one, so
-/// it can be graded while the fixtures are.
-fn correct_pair_on_a_free_port() -> tempfile::TempDir {
+/// Copies of the correct submission, named `names`, whose hard-coded port is replaced by
+/// one free port, so they can be graded while the fixtures are.
+fn correct_pairs_on_a_free_port(names: &[&str]) -> tempfile::TempDir {
     let port = crate::support::free_port().to_string();
     let dir = tempfile::tempdir().expect("temporary directory");
-    let copy = dir.path().join("correct");
-    std::fs::create_dir(&copy).expect("create");
-    for file in ["net_server.py", "net_client.py", "README.txt"] {
-        let text =
-            std::fs::read_to_string(fixture("submissions/correct").join(file)).expect("read");
-        std::fs::write(copy.join(file), text.replace("27423", &port)).expect("write");
+    for name in names {
+        let copy = dir.path().join(name);
+        std::fs::create_dir(&copy).expect("create");
+        for file in ["net_server.py", "net_client.py", "README.txt"] {
+            let original = fixture("submissions/correct").join(file);
+            let text = std::fs::read_to_string(original).expect("read");
+            std::fs::write(copy.join(file), text.replace("27423", &port)).expect("write");
+        }
     }
     dir
+}
+
+fn namespaces_work() -> bool {
+    std::process::Command::new("unshare")
+        .args(["-n", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[rstest]
+#[case::in_namespaces_side_by_side("namespace")]
+#[case::without_namespaces_in_turn("none")]
+#[timeout(TEST_TIMEOUT)]
+fn submissions_with_the_same_port_are_all_graded(#[case] isolation: &str) {
+    if isolation == "namespace" && !namespaces_work() {
+        eprintln!("skipped: network namespaces do not work here");
+        return;
+    }
+    let dir = correct_pairs_on_a_free_port(&["first", "second"]);
+    let assert = assert_cmd::Command::new(program("net_grade"))
+        .args(QUICK)
+        .args(["--isolation", isolation])
+        .arg(dir.path().join("first"))
+        .arg(dir.path().join("second"))
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let passes = text
+        .matches("result: 15 passed, 0 failed, 0 skipped")
+        .count();
+    assert_eq!(passes, 2, "both copies should pass:\n{text}");
 }
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn a_correct_pair_passes_with_a_readable_report_and_exit_code_zero() {
-    let submission = correct_pair_on_a_free_port();
+    let submission = correct_pairs_on_a_free_port(&["correct"]);
     let assert = assert_cmd::Command::new(program("net_grade"))
         .args(QUICK)
         .arg(submission.path().join("correct"))
