@@ -12,6 +12,7 @@ mod framing;
 mod grading;
 mod handout_peers;
 mod hostile_input;
+mod interop;
 mod reconnect;
 mod server_output;
 mod sessions;
