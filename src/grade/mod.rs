@@ -41,6 +41,9 @@ const PROBE_MESSAGES: [&str; 4] = [
     "probe delta",
 ];
 
+/// The probe's messages for a server that understands only numbers.
+const NUMBER_MESSAGES: [&str; 4] = ["1", "22", "333", "4444"];
+
 /// How long our probe waits for a server that greets before being spoken to.
 const GREETING_WAIT: Duration = Duration::from_millis(100);
 
@@ -169,7 +172,24 @@ pub fn grade(submission: &Submission, timing: &Timing) -> Report {
     };
     let port = match start_server(server, submission, timing, &mut report) {
         Some((mut running, port)) => {
-            probe_server(&mut running, port, timing, &mut report);
+            let mut words = Report::default();
+            let answered = probe_server(&mut running, port, &PROBE_MESSAGES, timing, &mut words);
+            drop(running);
+            // A server may understand only numbers, as its own client sends: then the
+            // handout's requirements are judged with numbers, and words count under
+            // robustness.
+            let restarted = (answered == 0)
+                .then(|| restart(server, submission, timing))
+                .flatten();
+            match restarted {
+                Some(mut running) => {
+                    report
+                        .notes
+                        .push("no word got a reply, so the server was probed with numbers".into());
+                    probe_server(&mut running, port, &NUMBER_MESSAGES, timing, &mut report);
+                }
+                None => report.absorb(words),
+            }
             Some(port)
         }
         None => None,
@@ -237,7 +257,14 @@ fn start_server(
 
 /// Our probe client against their server: replies, several messages, second client,
 /// no spinning.
-fn probe_server(server: &mut Running, port: u16, timing: &Timing, report: &mut Report) {
+/// Returns how many of `messages` were answered.
+fn probe_server(
+    server: &mut Running,
+    port: u16,
+    messages: &[&str],
+    timing: &Timing,
+    report: &mut Report,
+) -> usize {
     let mut probe = match Probe::connect(port, timing.startup, timing.reply) {
         Ok(probe) => probe,
         Err(e) => {
@@ -247,7 +274,7 @@ fn probe_server(server: &mut Running, port: u16, timing: &Timing, report: &mut R
                 false,
                 format!("cannot connect: {e}"),
             );
-            return;
+            return 0;
         }
     };
     if let Some(greeting) = probe.greeting(GREETING_WAIT) {
@@ -256,8 +283,8 @@ fn probe_server(server: &mut Running, port: u16, timing: &Timing, report: &mut R
             .push(format!("the server greets first: {greeting:?}"));
         report.greeting = Some(greeting);
     }
-    let replies: Vec<Option<String>> = PROBE_MESSAGES.iter().map(|m| probe.exchange(m)).collect();
-    let answered: Vec<(&str, &String)> = PROBE_MESSAGES
+    let replies: Vec<Option<String>> = messages.iter().map(|m| probe.exchange(m)).collect();
+    let answered: Vec<(&str, &String)> = messages
         .iter()
         .zip(&replies)
         .filter_map(|(m, r)| Some((*m, r.as_ref()?)))
@@ -265,12 +292,8 @@ fn probe_server(server: &mut Running, port: u16, timing: &Timing, report: &mut R
     report.require(
         OUR_CLIENT,
         "replies to each message",
-        answered.len() == PROBE_MESSAGES.len(),
-        format!(
-            "{} of {} messages answered",
-            answered.len(),
-            PROBE_MESSAGES.len()
-        ),
+        answered.len() == messages.len(),
+        format!("{} of {} messages answered", answered.len(), messages.len()),
     );
     report.require(
         OUR_CLIENT,
@@ -284,7 +307,8 @@ fn probe_server(server: &mut Running, port: u16, timing: &Timing, report: &mut R
         .push(("our probe client".into(), probe.transcript.clone()));
     drop(probe);
     check_idle(server, timing, report);
-    check_second_client(server, port, timing, report);
+    check_second_client(server, port, messages[0], timing, report);
+    answered.len()
 }
 
 /// Replies must differ from their messages and depend on them.
@@ -367,10 +391,19 @@ fn check_idle(server: &mut Running, timing: &Timing, report: &mut Report) {
 
 /// A second client must get a real reply: a connect alone succeeds through the listen
 /// backlog even if the server never calls accept again.
-fn check_second_client(server: &mut Running, port: u16, timing: &Timing, report: &mut Report) {
+fn check_second_client(
+    server: &mut Running,
+    port: u16,
+    message: &str,
+    timing: &Timing,
+    report: &mut Report,
+) {
     let reply = Probe::connect(port, Duration::from_millis(500), timing.reply)
         .ok()
-        .and_then(|mut probe| probe.exchange("second client here"));
+        .and_then(|mut probe| {
+            let _ = probe.greeting(GREETING_WAIT);
+            probe.exchange(message)
+        });
     let why = match (&reply, server.is_running()) {
         (Some(reply), _) => format!("replied {reply:?}"),
         (None, true) => "connected, but no reply came".to_string(),
@@ -384,6 +417,19 @@ fn check_second_client(server: &mut Running, port: u16, timing: &Timing, report:
     );
 }
 
+/// Starts the server again and waits until it listens. `None` if it does not.
+fn restart(server: &Program, submission: &Submission, timing: &Timing) -> Option<Running> {
+    let mut running = Running::start(&server.program, &server.args, &submission.dir).ok()?;
+    let deadline = Instant::now() + timing.startup;
+    while running.listening_ports().is_empty() {
+        if !running.is_running() || Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Some(running)
+}
+
 /// A message the server did not expect must not kill it.
 fn robustness(
     server: &Program,
@@ -392,16 +438,15 @@ fn robustness(
     timing: &Timing,
     report: &mut Report,
 ) {
-    let Ok(mut running) = Running::start(&server.program, &server.args, &submission.dir) else {
+    let Some(mut running) = restart(server, submission, timing) else {
+        report.check(
+            ROBUSTNESS,
+            "survives an unexpected message",
+            Verdict::Skip,
+            "no restart",
+        );
         return;
     };
-    let deadline = Instant::now() + timing.startup;
-    while !running.listening_ports().contains(&port)
-        && Instant::now() < deadline
-        && running.is_running()
-    {
-        thread::sleep(Duration::from_millis(20));
-    }
     // On one connection, so servers that serve one client or a fixed number of
     // messages are judged on the unexpected message alone.
     let next = Probe::connect(port, timing.startup, timing.reply)
@@ -438,14 +483,15 @@ fn their_pair(server: &Program, submission: &Submission, timing: &Timing, report
         );
         return;
     };
-    let Ok(mut running) = Running::start(&server.program, &server.args, &submission.dir) else {
+    let Some(running) = restart(server, submission, timing) else {
+        report.check(
+            PAIR,
+            "the pair works together",
+            Verdict::Skip,
+            "the server did not restart",
+        );
         return;
     };
-    let deadline = Instant::now() + timing.startup;
-    while running.listening_ports().is_empty() && Instant::now() < deadline && running.is_running()
-    {
-        thread::sleep(Duration::from_millis(20));
-    }
     let (status, output) = run_client(client, submission, timing);
     let ok = status.as_deref() == Some("exit status: 0") && !output.trim().is_empty();
     let why = match &status {

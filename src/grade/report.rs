@@ -70,6 +70,14 @@ impl Report {
         });
     }
 
+    /// Adds everything `other` found to this report.
+    pub fn absorb(&mut self, other: Report) {
+        self.notes.extend(other.notes);
+        self.checks.extend(other.checks);
+        self.transcripts.extend(other.transcripts);
+        self.greeting = self.greeting.take().or(other.greeting);
+    }
+
     /// Records a check that passes when `ok`.
     pub fn require(&mut self, section: &str, name: &str, ok: bool, reason: impl Into<String>) {
         let verdict = if ok { Verdict::Pass } else { Verdict::Fail };

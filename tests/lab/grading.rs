@@ -100,6 +100,10 @@ fn each_submission_fails_exactly_what_it_gets_wrong(
 #[case::echo_named("echo_server", "\\\"probe alpha\\\" came back unchanged")]
 #[case::constant_named("constant_server", "every message got the same reply \\\"OK\\\"")]
 #[case::crash_traceback("crash_server", "ValueError: invalid literal for int()")]
+#[case::numbers_only_noted(
+    "crash_server",
+    "no word got a reply, so the server was probed with numbers"
+)]
 #[case::fixed_count_counted("fixed_count_server", "3 of 4 messages answered")]
 #[case::early_message_named(
     "no_wait_client",
