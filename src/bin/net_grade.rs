@@ -38,6 +38,10 @@ struct Args {
     #[arg(long, value_name = "CMD", requires = "server")]
     client: Option<String>,
 
+    /// The port the server listens on, instead of finding it from its sockets.
+    #[arg(long, value_name = "PORT")]
+    port: Option<u16>,
+
     /// Print the results as JSON instead of the readable report.
     #[arg(long)]
     json: bool,
@@ -138,6 +142,9 @@ fn run(args: &Args, timing: &Timing) -> Result<Vec<Report>, String> {
             "--idle-window".into(),
             timing.idle.as_secs_f64().to_string(),
         ];
+        if let Some(port) = args.port {
+            child_args.extend(["--port".to_string(), port.to_string()]);
+        }
         child_args.extend(target.iter().cloned());
         grade_in_namespace(&exe, &child_args, &target.join(" "))
     }))
@@ -146,7 +153,12 @@ fn run(args: &Args, timing: &Timing) -> Result<Vec<Report>, String> {
 /// Grades in this process, up to `jobs` at a time, never two on one port at once.
 fn grade_here(args: &Args, timing: &Timing, jobs: usize) -> Result<Vec<Report>, String> {
     let scratch = std::env::temp_dir().join(format!("net_grade-{}", std::process::id()));
-    let submissions = submissions(args, &scratch);
+    let submissions = submissions(args, &scratch).map(|mut all| {
+        for submission in &mut all {
+            submission.port = args.port.or(submission.port);
+        }
+        all
+    });
     let reports = submissions.map(|s| grade_all(&s, timing, jobs));
     let _ = std::fs::remove_dir_all(&scratch);
     reports
@@ -195,8 +207,14 @@ fn commands(server: &str, client: &str) -> Result<Submission, String> {
         closing_words: Vec::new(),
         client_ports: vec![port],
         source_ports: vec![port],
+        port: command_port(server, port),
         notes: Vec::new(),
     })
+}
+
+/// A `{port}` placeholder decides the server's port.
+fn command_port(server: &str, port: u16) -> Option<u16> {
+    server.contains("{port}").then_some(port)
 }
 
 fn print_reports(reports: &[Report], json: bool) {

@@ -101,6 +101,8 @@ pub struct Submission {
     /// Every port written in either program: two submissions that share one are not
     /// graded at the same time.
     pub source_ports: Vec<u16>,
+    /// The server's port, when given with `--port` instead of being found.
+    pub port: Option<u16>,
     /// Notes for the report found while preparing.
     pub notes: Vec<String>,
 }
@@ -223,7 +225,7 @@ fn start_server(
     };
     let deadline = Instant::now() + timing.startup;
     let port = loop {
-        if let Some(&port) = running.listening_ports().first() {
+        if let Some(port) = listening_port(&running, submission.port) {
             break port;
         }
         if !running.is_running() || Instant::now() >= deadline {
@@ -244,7 +246,10 @@ fn start_server(
         SETUP,
         "server listens",
         true,
-        format!("on port {port}, found from its own sockets"),
+        match submission.port {
+            Some(_) => format!("on port {port}, as given"),
+            None => format!("on port {port}, found from its own sockets"),
+        },
     );
     report.require(
         SETUP,
@@ -417,11 +422,27 @@ fn check_second_client(
     );
 }
 
+/// The port the server listens on: `given` (from `--port`) once it is listening there,
+/// or the first one found among its sockets. Without `/proc` (not Linux), a given port
+/// is trusted after a moment: connecting to find out would use up a client.
+fn listening_port(server: &Running, given: Option<u16>) -> Option<u16> {
+    let found = server.listening_ports();
+    match given {
+        Some(port) if found.contains(&port) => Some(port),
+        Some(port) if !Path::new("/proc/self/net/tcp").exists() => {
+            thread::sleep(Duration::from_millis(500));
+            Some(port)
+        }
+        Some(_) => None,
+        None => found.first().copied(),
+    }
+}
+
 /// Starts the server again and waits until it listens. `None` if it does not.
 fn restart(server: &Program, submission: &Submission, timing: &Timing) -> Option<Running> {
     let mut running = Running::start(&server.program, &server.args, &submission.dir).ok()?;
     let deadline = Instant::now() + timing.startup;
-    while running.listening_ports().is_empty() {
+    while listening_port(&running, submission.port).is_none() {
         if !running.is_running() || Instant::now() >= deadline {
             return None;
         }
@@ -742,6 +763,7 @@ pub fn prepare_folder(folder: &Path, scratch: &Path) -> std::io::Result<Submissi
     Ok(Submission {
         name,
         source_ports,
+        port: None,
         server: program("net_server.py", &server_source),
         client: program("net_client.py", &client_source),
         closing_words,

@@ -122,8 +122,9 @@ fn reasons_say_what_happened(#[case] submission: &str, #[case] reason: &str) {
 
 /// Copies of the correct submission, named `names`, whose hard-coded port is replaced by
 /// one free port, so they can be graded while the fixtures are.
-fn correct_pairs_on_a_free_port(names: &[&str]) -> tempfile::TempDir {
-    let port = crate::support::free_port().to_string();
+fn correct_pairs_on_a_free_port(names: &[&str]) -> (tempfile::TempDir, u16) {
+    let number = crate::support::free_port();
+    let port = number.to_string();
     let dir = tempfile::tempdir().expect("temporary directory");
     for name in names {
         let copy = dir.path().join(name);
@@ -134,7 +135,7 @@ fn correct_pairs_on_a_free_port(names: &[&str]) -> tempfile::TempDir {
             std::fs::write(copy.join(file), text.replace("27423", &port)).expect("write");
         }
     }
-    dir
+    (dir, number)
 }
 
 fn namespaces_work() -> bool {
@@ -153,7 +154,7 @@ fn submissions_with_the_same_port_are_all_graded(#[case] isolation: &str) {
         eprintln!("skipped: network namespaces do not work here");
         return;
     }
-    let dir = correct_pairs_on_a_free_port(&["first", "second"]);
+    let (dir, _) = correct_pairs_on_a_free_port(&["first", "second"]);
     let assert = assert_cmd::Command::new(program("net_grade"))
         .args(QUICK)
         .args(["--isolation", isolation])
@@ -172,7 +173,7 @@ fn submissions_with_the_same_port_are_all_graded(#[case] isolation: &str) {
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn a_correct_pair_passes_with_a_readable_report_and_exit_code_zero() {
-    let submission = correct_pairs_on_a_free_port(&["correct"]);
+    let (submission, _) = correct_pairs_on_a_free_port(&["correct"]);
     let assert = assert_cmd::Command::new(program("net_grade"))
         .args(QUICK)
         .arg(submission.path().join("correct"))
@@ -212,4 +213,20 @@ fn our_own_pair_passes_when_graded_as_commands() {
         .stdout(predicates::str::contains(
             "result: 15 passed, 0 failed, 0 skipped",
         ));
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_given_port_is_used_instead_of_finding_it() {
+    let (dir, port) = correct_pairs_on_a_free_port(&["correct"]);
+    assert_cmd::Command::new(program("net_grade"))
+        .args(QUICK)
+        .args(["--port", &port.to_string()])
+        .arg(dir.path().join("correct"))
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!(
+            "PASS  server listens: on port {port}, as given"
+        )));
 }
