@@ -5,7 +5,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: build test lint bench run-server run-client clean
+.PHONY: build test lint bench grade run-server run-client clean
 
 build:
 	$(CARGO) build --release --locked
@@ -22,6 +22,11 @@ lint:
 bench:
 	$(CARGO) build --release --locked --bins
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null; target/release/net_bench $(ARGS)
+
+# Grade submissions: make grade DIR="submissions/*" (ARGS="--json" for a gradebook).
+grade:
+	$(CARGO) build --release --locked --bins
+	target/release/net_grade $(ARGS) $(DIR)
 
 run-server:
 	$(CARGO) run --release --locked --bin net_server -- $(ARGS)
