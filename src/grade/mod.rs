@@ -553,6 +553,9 @@ fn run_client(
     }
     running.close_input();
     let status = running.wait(timing.client).map(|s| s.to_string());
+    if status.is_none() {
+        running.kill(); // what it printed before is still reported
+    }
     let mut output = running.stdout();
     let errors = running.stderr();
     if !errors.trim().is_empty() {

@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// How much of a program's output is kept; a program that prints more (a server spinning
@@ -42,6 +42,8 @@ pub struct Running {
     stdin: Option<ChildStdin>,
     stdout: Arc<Mutex<Captured>>,
     stderr: Arc<Mutex<Captured>>,
+    /// The threads copying stdout and stderr; done once the program's pipes close.
+    capturing: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -60,13 +62,14 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", program.display())))?;
-        let stdout = capture(child.stdout.take());
-        let stderr = capture(child.stderr.take());
+        let (stdout, out_thread) = capture(child.stdout.take());
+        let (stderr, err_thread) = capture(child.stderr.take());
         Ok(Running {
             stdin: child.stdin.take(),
             child,
             stdout,
             stderr,
+            capturing: out_thread.into_iter().chain(err_thread).collect(),
         })
     }
 
@@ -92,12 +95,22 @@ impl Running {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
+                self.finish_capture(Duration::from_secs(1));
                 return Some(status);
             }
             if Instant::now() >= deadline {
                 return None;
             }
             thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits (up to `limit`: a process it started may hold the pipes open) until all
+    /// the program printed has been read, so its output is complete.
+    fn finish_capture(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.capturing.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
         }
     }
 
@@ -132,10 +145,11 @@ impl Running {
         listening_ports(self.pid())
     }
 
-    /// Stops the program and waits for it.
+    /// Stops the program and waits for it and for the rest of its output.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.finish_capture(Duration::from_millis(500));
     }
 }
 
@@ -145,9 +159,11 @@ impl Drop for Running {
     }
 }
 
-fn capture(source: Option<impl Read + Send + 'static>) -> Arc<Mutex<Captured>> {
+fn capture(
+    source: Option<impl Read + Send + 'static>,
+) -> (Arc<Mutex<Captured>>, Option<JoinHandle<()>>) {
     let captured = Arc::new(Mutex::new(Captured::default()));
-    if let Some(mut source) = source {
+    let thread = source.map(|mut source| {
         let captured = Arc::clone(&captured);
         thread::spawn(move || {
             let mut buf = [0; 8192];
@@ -157,9 +173,9 @@ fn capture(source: Option<impl Read + Send + 'static>) -> Arc<Mutex<Captured>> {
                 out.kept.extend_from_slice(&buf[..room]);
                 out.total += n;
             }
-        });
-    }
-    captured
+        })
+    });
+    (captured, thread)
 }
 
 /// The ports on which process `pid` has a listening TCP socket: its open file
