@@ -172,36 +172,46 @@ pub fn grade(submission: &Submission, timing: &Timing) -> Report {
         );
         return report;
     };
-    let port = match start_server(server, submission, timing, &mut report) {
-        Some((mut running, port)) => {
-            let mut words = Report::default();
-            let answered = probe_server(&mut running, port, &PROBE_MESSAGES, timing, &mut words);
-            drop(running);
-            // A server may understand only numbers, as its own client sends: then the
-            // handout's requirements are judged with numbers, and words count under
-            // robustness.
-            let restarted = (answered == 0)
-                .then(|| restart(server, submission, timing))
-                .flatten();
-            match restarted {
-                Some(mut running) => {
-                    report
-                        .notes
-                        .push("no word got a reply, so the server was probed with numbers".into());
-                    probe_server(&mut running, port, &NUMBER_MESSAGES, timing, &mut report);
-                }
-                None => report.absorb(words),
-            }
-            Some(port)
-        }
-        None => None,
-    };
+    let port = start_server(server, submission, timing, &mut report).map(|(running, port)| {
+        probe_with_words_then_numbers(running, port, server, submission, timing, &mut report);
+        port
+    });
     if let Some(port) = port {
         robustness(server, submission, port, timing, &mut report);
         their_pair(server, submission, timing, &mut report);
     }
     their_client_our_server(submission, port, timing, &mut report);
     report
+}
+
+/// Probes the running server with words. A server may understand only numbers, as its
+/// own client sends: if no word gets a reply, it is started again and probed with
+/// numbers, and if that works, the handout's requirements are judged on those (words
+/// then count under robustness).
+fn probe_with_words_then_numbers(
+    mut running: Running,
+    port: u16,
+    server: &Program,
+    submission: &Submission,
+    timing: &Timing,
+    report: &mut Report,
+) {
+    let mut words = Report::default();
+    let answered = probe_server(&mut running, port, &PROBE_MESSAGES, timing, &mut words);
+    drop(running);
+    if answered == 0 {
+        if let Some(mut running) = restart(server, submission, timing) {
+            let mut numbers = Report::default();
+            if probe_server(&mut running, port, &NUMBER_MESSAGES, timing, &mut numbers) > 0 {
+                report
+                    .notes
+                    .push("no word got a reply, so the server was probed with numbers".into());
+                report.absorb(numbers);
+                return;
+            }
+        }
+    }
+    report.absorb(words);
 }
 
 /// Starts the server and finds its port. Records the `listens` checks.
