@@ -7,7 +7,7 @@
 //!
 //! Ctrl-D ends the chat (the other side is told); so does Ctrl-C.
 
-use std::io;
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
 
@@ -62,10 +62,7 @@ fn open(args: &Args) -> Result<TcpStream, String> {
     match &args.host {
         Some(host) => {
             let stream = connect(host, args.port, None).map_err(|e| e.to_string())?;
-            println!(
-                "* connected to {host}:{}; type away, Ctrl-D to leave",
-                args.port
-            );
+            status(&format!("connected to {host}:{}", args.port));
             Ok(stream)
         }
         None => {
@@ -73,8 +70,13 @@ fn open(args: &Args) -> Result<TcpStream, String> {
             let (stream, peer) = listener
                 .accept()
                 .map_err(|e| format!("cannot accept: {}", describe(&e)))?;
-            println!("* {peer} connected; type away, Ctrl-D to leave");
+            status(&format!("{peer} connected"));
             Ok(stream)
         }
     }
+}
+
+/// A status line for the user; a closed stdout is not worth a panic.
+fn status(what: &str) {
+    let _ = writeln!(io::stdout(), "* {what}; type away, Ctrl-D to leave");
 }

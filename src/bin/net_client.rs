@@ -9,7 +9,7 @@
 //! ```
 
 use std::fs::File;
-use std::io::{self, BufReader, IsTerminal};
+use std::io::{self, BufReader, IsTerminal, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -101,16 +101,19 @@ fn run(args: &Args) -> Result<(), ClientError> {
         bare: args.bare,
     };
     let mut session = Session::new(stream, config)?;
+    // Written with `writeln!`, not `println!`, so a closed stdout (`| head`) is an error
+    // message, not a panic.
+    let mut out = io::stdout().lock();
     let transcript = if args.replies_only {
         Transcript::RepliesOnly
     } else {
-        println!("connected to {}:{}", args.host, args.port);
+        writeln!(out, "connected to {}:{}", args.host, args.port).map_err(ClientError::Output)?;
         Transcript::Both
     };
-    let answered = client::run(&mut session, messages, transcript, &mut io::stdout().lock())?;
+    let answered = client::run(&mut session, messages, transcript, &mut out)?;
     session.close();
     if transcript == Transcript::Both {
-        println!("closed after {answered} message(s)");
+        writeln!(out, "closed after {answered} message(s)").map_err(ClientError::Output)?;
     }
     Ok(())
 }

@@ -94,11 +94,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let text = if args.inside_namespace {
+        reports.iter().map(Report::to_lines).collect()
+    } else {
+        render(&reports, args.json)
+    };
+    // A closed stdout (`| head`) ends the output early; it is not worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     if args.inside_namespace {
-        reports.iter().for_each(|r| print!("{}", r.to_lines()));
         return ExitCode::SUCCESS;
     }
-    print_reports(&reports, args.json);
     if reports.iter().all(|r| r.count(Verdict::Fail) == 0) {
         ExitCode::SUCCESS
     } else {
@@ -217,14 +222,13 @@ fn command_port(server: &str, port: u16) -> Option<u16> {
     server.contains("{port}").then_some(port)
 }
 
-fn print_reports(reports: &[Report], json: bool) {
+/// The reports as JSON, or as text followed by the summary table.
+fn render(reports: &[Report], json: bool) -> String {
     if json {
         let items: Vec<String> = reports.iter().map(Report::json).collect();
-        println!("[{}]", items.join(",\n"));
-        return;
+        return format!("[{}]\n", items.join(",\n"));
     }
-    for report in reports {
-        print!("{}", report.text());
-    }
-    print!("{}", summary(reports));
+    let mut text: String = reports.iter().map(Report::text).collect();
+    text.push_str(&summary(reports));
+    text
 }
