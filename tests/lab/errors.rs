@@ -223,3 +223,24 @@ fn server_keeps_going_when_accept_fails() {
         "net_server exited after a failed accept"
     );
 }
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_whose_output_is_closed_says_so_without_panicking() {
+    // Like `net_client --count 100000 | head -1`: the reader goes away early.
+    let server = Server::start(&["-q"]);
+    let mut child = Command::new(program("net_client"))
+        .args(["--host", "127.0.0.1", "--port", &server.port.to_string()])
+        .args(["--count", "100000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn net_client");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("net_client finishes");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "net_client: cannot write output: Broken pipe\n"
+    );
+}
