@@ -786,7 +786,12 @@ pub fn prepare_folder(folder: &Path, scratch: &Path) -> std::io::Result<Submissi
     })
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Copies the directory tree `from` to `to`: directories and regular files (links and
+/// special files are left out).
+///
+/// # Errors
+/// The first failure to read or write.
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;

@@ -23,7 +23,7 @@ impl Sandbox {
         let dir = tempfile::tempdir().expect("temporary directory");
         fs::write(dir.path().join("secret.txt"), SECRET).expect("secret");
         let root = dir.path().join("root");
-        copy_tree(&fixture("files"), &root);
+        netlab::grade::copy_dir(&fixture("files"), &root).expect("copy the fixture tree");
         #[cfg(unix)]
         {
             use std::os::unix::fs::symlink;
@@ -50,19 +50,6 @@ impl Sandbox {
             cmd.args(extra);
             cmd
         })
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("create dir");
-    for entry in fs::read_dir(from).expect("read fixture dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy fixture");
-        }
     }
 }
 
