@@ -2,7 +2,7 @@
 //! root comes back byte for byte, and nothing outside the root is ever served.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use rstest::rstest;
