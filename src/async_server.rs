@@ -21,13 +21,12 @@ use tokio::sync::{watch, Semaphore};
 use tokio::time::timeout;
 
 use crate::frame::{idle_timeout, Framer, MAX_READ};
-use crate::server::{answer, is_idle_timeout, log_end, ServerConfig, IDLE_NOTICE, MAX_BATCH};
+use crate::server::{
+    answer, is_idle_timeout, log_end, ServerConfig, ACCEPT_BACKOFF, IDLE_NOTICE, MAX_BATCH,
+};
 
 /// How many clients are served at once unless `--max-clients` says otherwise.
 pub const DEFAULT_MAX_CLIENTS: u32 = 10_000;
-
-/// How long to back off after a failed `accept`.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// After the grace period, how long connections get to write their last replies.
 const FINAL_FLUSH: Duration = Duration::from_secs(1);

@@ -48,9 +48,7 @@ impl Room {
     }
 
     fn log(&self, line: std::fmt::Arguments<'_>) {
-        if !self.quiet {
-            eprintln!("{line}");
-        }
+        crate::report::debug_line(self.quiet, line);
     }
 
     fn members(&self) -> MutexGuard<'_, Vec<Member>> {

@@ -52,9 +52,7 @@ pub struct FileServerConfig {
 
 impl FileServerConfig {
     fn log(&self, line: fmt::Arguments<'_>) {
-        if !self.quiet {
-            eprintln!("{line}");
-        }
+        crate::report::debug_line(self.quiet, line);
     }
 }
 

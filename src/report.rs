@@ -12,6 +12,14 @@ pub fn describe(error: &io::Error) -> String {
     }
 }
 
+/// Prints one line of the servers' debug output, on stderr, unless `quiet`. Every server
+/// logs through here, so they all put it in the same place.
+pub fn debug_line(quiet: bool, line: std::fmt::Arguments<'_>) {
+    if !quiet {
+        eprintln!("{line}");
+    }
+}
+
 /// True for the errors a peer that closed its socket causes. Which one a program sees
 /// depends on timing: a reset (if it sent data after the peer closed), a broken pipe (if
 /// it writes after that), or "not connected" (if it shut its own socket down meanwhile).

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::frame::{Frame, FrameLimits, FrameReader};
-use crate::report::describe;
+use crate::report::{debug_line, describe};
 use crate::transform::Transform;
 
 /// How the server answers its clients.
@@ -27,15 +27,13 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// Prints one line of debug output on stderr, unless quiet.
     pub fn log(&self, line: fmt::Arguments<'_>) {
-        if !self.quiet {
-            eprintln!("{line}");
-        }
+        debug_line(self.quiet, line);
     }
 }
 
 /// How long to back off after a failed `accept` (for example, out of file descriptors),
 /// so a persistent failure does not turn into a busy loop.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The most reply bytes held back while batching replies to pipelined messages.
 pub const MAX_BATCH: usize = 64 * 1024;
@@ -61,9 +59,7 @@ pub fn accept_forever(
         match listener.accept() {
             Ok((stream, peer)) => handle(stream, peer),
             Err(e) => {
-                if !quiet {
-                    eprintln!("accept failed: {}", describe(&e));
-                }
+                debug_line(quiet, format_args!("accept failed: {}", describe(&e)));
                 thread::sleep(ACCEPT_BACKOFF);
             }
         }
