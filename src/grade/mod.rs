@@ -221,36 +221,13 @@ fn start_server(
     timing: &Timing,
     report: &mut Report,
 ) -> Option<(Running, u16)> {
-    let mut running = match Running::start(&server.program, &server.args, &submission.dir) {
-        Ok(running) => running,
-        Err(e) => {
-            report.require(
-                SETUP,
-                "server listens",
-                false,
-                format!("cannot start it: {e}"),
-            );
-            return None;
-        }
-    };
-    let deadline = Instant::now() + timing.startup;
-    let port = loop {
-        if let Some(port) = listening_port(&running, submission.port) {
-            break port;
-        }
-        if !running.is_running() || Instant::now() >= deadline {
-            let why = if running.is_running() {
-                "no listening socket in time"
-            } else {
-                "it exited"
-            };
+    let (running, port) = match launch(server, submission, timing) {
+        Ok(launched) => launched,
+        Err((why, output)) => {
             report.require(SETUP, "server listens", false, why);
-            report
-                .transcripts
-                .push(("server output".into(), running.stderr() + &running.stdout()));
+            report.transcripts.push(("server output".into(), output));
             return None;
         }
-        thread::sleep(Duration::from_millis(20));
     };
     report.require(
         SETUP,
@@ -448,17 +425,38 @@ fn listening_port(server: &Running, given: Option<u16>) -> Option<u16> {
     }
 }
 
-/// Starts the server again and waits until it listens. `None` if it does not.
-fn restart(server: &Program, submission: &Submission, timing: &Timing) -> Option<Running> {
-    let mut running = Running::start(&server.program, &server.args, &submission.dir).ok()?;
+/// Starts the server and waits until it listens. Returns it with its port, or why it
+/// does not listen together with what it printed.
+fn launch(
+    server: &Program,
+    submission: &Submission,
+    timing: &Timing,
+) -> Result<(Running, u16), (String, String)> {
+    let mut running = Running::start(&server.program, &server.args, &submission.dir)
+        .map_err(|e| (format!("cannot start it: {e}"), String::new()))?;
     let deadline = Instant::now() + timing.startup;
-    while listening_port(&running, submission.port).is_none() {
-        if !running.is_running() || Instant::now() >= deadline {
-            return None;
+    loop {
+        if let Some(port) = listening_port(&running, submission.port) {
+            return Ok((running, port));
+        }
+        let alive = running.is_running();
+        if !alive || Instant::now() >= deadline {
+            let why = if alive {
+                "no listening socket in time"
+            } else {
+                "it exited"
+            };
+            return Err((why.to_string(), running.stderr() + &running.stdout()));
         }
         thread::sleep(Duration::from_millis(20));
     }
-    Some(running)
+}
+
+/// Starts the server again and waits until it listens. `None` if it does not.
+fn restart(server: &Program, submission: &Submission, timing: &Timing) -> Option<Running> {
+    launch(server, submission, timing)
+        .ok()
+        .map(|(running, _)| running)
 }
 
 /// A message the server did not expect must not kill it.
