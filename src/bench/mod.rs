@@ -17,6 +17,7 @@ pub mod stats;
 pub mod target;
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -129,15 +130,12 @@ fn lock_step_scenario(sizes: &Sizes, python: &Target) {
         "{:<24}{:>12}{:>11}{:>11}{:>11}{:>10}{:>10}",
         "server", "trips/s", "p50", "p99", "max", "vs echo", "vs py"
     );
-    let results: Vec<_> = single_connection_targets(python)
-        .into_iter()
-        .map(|target| {
-            let result = target.start(sizes.server_cpu).and_then(|server| {
-                best_of_3(|| load::lock_step(server.addr(), n), |l| l.per_second)
-            });
-            (target.label, result)
-        })
-        .collect();
+    let results = measure_each(
+        single_connection_targets(python),
+        sizes.server_cpu,
+        |addr| load::lock_step(addr, n),
+        |l| l.per_second,
+    );
     let rate = |label: &str| rate_of(&results, label, |l| l.per_second);
     let (echo, py) = (rate("raw echo (baseline)"), rate("python handout server"));
     for (label, result) in &results {
@@ -177,15 +175,12 @@ fn pipelined_scenario(sizes: &Sizes, python: &Target) {
         "{:<24}{:>14}{:>10}{:>10}",
         "server", "lines/s", "MB/s", "vs echo"
     );
-    let results: Vec<_> = single_connection_targets(python)
-        .into_iter()
-        .map(|target| {
-            let result = target.start(sizes.server_cpu).and_then(|server| {
-                best_of_3(|| load::pipelined(server.addr(), n), |t| t.lines_per_second)
-            });
-            (target.label, result)
-        })
-        .collect();
+    let results = measure_each(
+        single_connection_targets(python),
+        sizes.server_cpu,
+        |addr| load::pipelined(addr, n),
+        |t| t.lines_per_second,
+    );
     let echo = rate_of(&results, "raw echo (baseline)", |t| t.megabytes_per_second);
     for (label, result) in &results {
         match result {
@@ -314,6 +309,25 @@ fn measure_many(target: &Target, clients: usize, sizes: &Sizes) -> io::Result<Ma
         peak_rss_kib: server.peak_rss_kib(),
         idle_kib_per_connection: per_connection,
     })
+}
+
+/// Starts each target in turn (on `cpu`, if given) and measures it with `run`, keeping the
+/// best of three runs by `score`.
+fn measure_each<T>(
+    targets: Vec<Target>,
+    cpu: Option<usize>,
+    run: impl Fn(SocketAddr) -> io::Result<T>,
+    score: impl Fn(&T) -> f64,
+) -> Vec<(&'static str, io::Result<T>)> {
+    targets
+        .into_iter()
+        .map(|target| {
+            let result = target
+                .start(cpu)
+                .and_then(|server| best_of_3(|| run(server.addr()), &score));
+            (target.label, result)
+        })
+        .collect()
 }
 
 /// The best of three runs by `score`: short runs are at the mercy of whatever else the
