@@ -4,11 +4,11 @@ use std::io::{self, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use crate::frame::FrameLimits;
-use crate::pool::ThreadPool;
+use crate::further::pool::ThreadPool;
+use crate::lab::frame::FrameLimits;
+use crate::lab::server::ServerConfig;
+use crate::lab::transform::Transform;
 use crate::report::describe;
-use crate::server::ServerConfig;
-use crate::transform::Transform;
 
 /// The port both programs use unless told otherwise: unusual, as the handout asks, and
 /// below Linux's ephemeral range (32768+), so no outgoing connection can be squatting on it.

@@ -5,7 +5,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 
-use crate::server::{serve_connection, ServerConfig};
+use crate::lab::server::{serve_connection, ServerConfig};
 
 /// The physical limit: a plain echo server, one connection at a time like net_server,
 /// with no framing and no transform: it reads and writes back the same bytes.
@@ -18,7 +18,7 @@ pub fn serve_raw_echo(listener: &TcpListener) -> io::Result<()> {
 
 fn echo(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut buf = vec![0; crate::frame::MAX_READ];
+    let mut buf = vec![0; crate::lab::frame::MAX_READ];
     loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {

@@ -12,9 +12,9 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 
 use clap::Parser;
-use netlab::chat::talk;
 use netlab::cli::{listen, DEFAULT_PORT};
-use netlab::client::connect;
+use netlab::further::chat::talk;
+use netlab::lab::client::connect;
 use netlab::report::describe;
 
 /// Chat with one other person: lines you type are sent, lines they type are printed, both

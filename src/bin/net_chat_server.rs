@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use netlab::chat_room::Room;
 use netlab::cli::{listen, worker_pool, DEFAULT_PORT};
-use netlab::server::accept_forever;
+use netlab::further::chat_room::Room;
+use netlab::lab::server::accept_forever;
 
 /// A chat room: the first line from each client is its nickname; every line after that
 /// is sent to everyone else as "nick: text". Joins and leaves are announced.

@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use netlab::cli::{parse_millis, parse_seconds, DEFAULT_PORT};
-use netlab::client::{
+use netlab::lab::client::{
     self, lines_of, numbered_messages, ClientConfig, ClientError, Session, Transcript,
     BUILT_IN_MESSAGES,
 };
-use netlab::frame::FrameLimits;
+use netlab::lab::frame::FrameLimits;
 use netlab::report::describe;
 
 /// Connect to net_server, send several messages, print each reply, then close.

@@ -13,8 +13,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use netlab::cli::DEFAULT_PORT;
-use netlab::client::{self, ClientError};
-use netlab::files::{fetch, Header};
+use netlab::further::files::{fetch, Header};
+use netlab::lab::client::{self, ClientError};
 use netlab::report::describe;
 
 /// Fetch files by name from net_file_server and print them, or save one with --output.

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use netlab::cli::{parse_seconds, worker_pool, DEFAULT_PORT};
-use netlab::files::{serve_connection, FileServerConfig, DEFAULT_MAX_FILE_SIZE};
+use netlab::further::files::{serve_connection, FileServerConfig, DEFAULT_MAX_FILE_SIZE};
+use netlab::lab::server::accept_forever;
 use netlab::report::describe;
-use netlab::server::accept_forever;
 
 /// Serve the files under --root: each request line names a file, and the reply is
 /// "OK <size>" followed by its bytes, or "ERR <reason>". Nothing outside the root is

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use netlab::cli::ServerArgs;
-use netlab::server::serve;
+use netlab::lab::server::serve;
 
 /// Listen on a TCP port and answer every message with a transformed copy of it.
 ///

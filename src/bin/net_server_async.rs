@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use netlab::async_server::{serve, Capacity, DEFAULT_MAX_CLIENTS};
 use netlab::cli::{parse_seconds, ServerArgs};
+use netlab::further::async_server::{serve, Capacity, DEFAULT_MAX_CLIENTS};
 use netlab::report::describe;
 
 /// Like net_server, but serves up to --max-clients clients at the same time as tasks on

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use netlab::cli::{worker_pool, ServerArgs};
-use netlab::threaded::{serve_with_pool, DEFAULT_MAX_CLIENTS};
+use netlab::further::threaded::{serve_with_pool, DEFAULT_MAX_CLIENTS};
 
 /// Like net_server, but serves up to --max-clients clients at the same time, each on its
 /// own thread. Further clients wait until one leaves.

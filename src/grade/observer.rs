@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crate::frame::{Frame, FrameLimits, FrameReader};
-use crate::transform::Transform;
+use crate::lab::frame::{Frame, FrameLimits, FrameReader};
+use crate::lab::transform::Transform;
 
 /// How long the observer holds each reply back: a client that sends its next message
 /// within this time did not wait for the reply.

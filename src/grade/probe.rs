@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::frame::{Frame, FrameLimits, FrameReader};
+use crate::lab::frame::{Frame, FrameLimits, FrameReader};
 
 /// A connection to the server under test, with a transcript of everything exchanged.
 pub struct Probe {

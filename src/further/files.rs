@@ -28,7 +28,7 @@ use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Component, Path, PathBuf};
 
-use crate::frame::{Frame, FrameLimits, FrameReader};
+use crate::lab::frame::{Frame, FrameLimits, FrameReader};
 use crate::report::describe;
 
 /// The longest file name accepted, in bytes.

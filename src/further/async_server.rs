@@ -20,8 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::timeout;
 
-use crate::frame::{idle_timeout, Framer, MAX_READ};
-use crate::server::{
+use crate::lab::frame::{idle_timeout, Framer, MAX_READ};
+use crate::lab::server::{
     answer, is_idle_timeout, log_end, ServerConfig, ACCEPT_BACKOFF, IDLE_NOTICE, MAX_BATCH,
 };
 

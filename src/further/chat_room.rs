@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
-use crate::frame::{Frame, FrameLimits, FrameReader};
+use crate::lab::frame::{Frame, FrameLimits, FrameReader};
 
 /// The longest line a member may send, in bytes.
 pub const MAX_CHAT_LINE: usize = 4096;

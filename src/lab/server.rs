@@ -9,9 +9,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use crate::frame::{Frame, FrameLimits, FrameReader};
+use crate::lab::frame::{Frame, FrameLimits, FrameReader};
+use crate::lab::transform::Transform;
 use crate::report::{debug_line, describe};
-use crate::transform::Transform;
 
 /// How the server answers its clients.
 #[derive(Debug, Clone, Default)]
@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn serve_answers_sessions_on_a_listener_it_is_given() {
-        use crate::client::{connect, ClientConfig, Session};
+        use crate::lab::client::{connect, ClientConfig, Session};
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("local addr").port();
         let config = ServerConfig {

@@ -4,8 +4,8 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::pool::ThreadPool;
-use crate::server::{accept_forever, serve_connection, ServerConfig};
+use crate::further::pool::ThreadPool;
+use crate::lab::server::{accept_forever, serve_connection, ServerConfig};
 
 /// How many clients are served at once unless `--max-clients` says otherwise.
 pub const DEFAULT_MAX_CLIENTS: u32 = 64;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crate::frame::{Frame, FrameLimits, FrameReader};
+use crate::lab::frame::{Frame, FrameLimits, FrameReader};
 use crate::report::peer_hung_up;
 
 /// After our user has finished, how long to wait for the other side to close before

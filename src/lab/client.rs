@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::frame::{encode_line, Frame, FrameLimits, FrameReader};
+use crate::lab::frame::{encode_line, Frame, FrameLimits, FrameReader};
 use crate::report::{describe, peer_hung_up};
 
 /// How long one connection attempt may take before the next address is tried.
