@@ -1,26 +1,44 @@
 //! Our own server, put on the port a student's client expects, watching how the client
 //! behaves: how many messages it sends, whether it waits for each reply, whether it
 //! closes.
+//!
+//! Whether the client waits is seen without slowing a client that does: each reply is
+//! held back only until the client is blocked (waiting for it) or sends more (not
+//! waiting), and a message that arrives while our last reply lies unread in the client's
+//! socket was sent without reading it. Where `/proc` cannot tell (not Linux), the first
+//! few replies are held back a fixed moment instead.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::lab::frame::{Frame, FrameLimits, FrameReader};
 use crate::lab::transform::Transform;
+use crate::report::peer_hung_up;
 
-/// How long the observer holds each reply back: a client that sends its next message
-/// within this time did not wait for the reply.
-const REPLY_DELAY: Duration = Duration::from_millis(100);
+use super::processes;
+
+/// The longest a reply is held back while the client is still running: a client that
+/// neither blocks nor sends more in this time is busy elsewhere, and gets its reply.
+const HOLD_LIMIT: Duration = Duration::from_millis(250);
+
+/// Without `/proc`: how long each of the first [`FIXED_HOLDS`] replies is held back.
+const FIXED_HOLD: Duration = Duration::from_millis(100);
+
+/// Without `/proc`: how many replies are held back.
+const FIXED_HOLDS: usize = 3;
+
+/// How often the client's processes are looked up again (it may fork).
+const MEMBERS_REFRESH: Duration = Duration::from_millis(100);
 
 /// What the observer saw on one connection.
 #[derive(Debug, Default, Clone)]
 pub struct Connection {
-    /// Each message, and whether it arrived before the reply to the previous one was sent.
-    pub messages: Vec<(String, bool)>,
+    /// Each message, and why it was sent without waiting for the previous reply, if so.
+    pub messages: Vec<(String, Option<Early>)>,
     /// The replies sent.
     pub replies: Vec<String>,
     /// Whether the client closed the connection (rather than leaving it open).
@@ -29,51 +47,104 @@ pub struct Connection {
     pub finished: bool,
 }
 
+/// How a message showed that the client did not wait for the reply before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Early {
+    /// It arrived before the reply was sent.
+    BeforeReply,
+    /// It arrived while the reply lay unread in the client's socket.
+    ReplyUnread,
+}
+
+/// The client being watched: its process, and its processes as last looked up.
+#[derive(Default)]
+struct Client {
+    root: Option<i32>,
+    members: Vec<i32>,
+    looked_up: Option<Instant>,
+}
+
+/// Everything the observer's threads share.
+#[derive(Default)]
+struct Shared {
+    stop: AtomicBool,
+    events: AtomicU64,
+    seen: Mutex<Vec<Arc<Mutex<Connection>>>>,
+    client: Mutex<Client>,
+}
+
+impl Shared {
+    /// Whether every process of the client is blocked; `None` when that cannot be told.
+    fn client_asleep(&self) -> Option<bool> {
+        let mut client = self.client.lock().ok()?;
+        let root = client.root?;
+        if client.looked_up.map_or(true, |t| t.elapsed() >= MEMBERS_REFRESH) {
+            client.members = processes::members(root);
+            client.looked_up = Some(Instant::now());
+        }
+        processes::all_asleep(&client.members)
+    }
+}
+
 /// A running observer. Stops listening when dropped.
 pub struct Observer {
-    stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<Arc<Mutex<Connection>>>>>,
+    shared: Arc<Shared>,
+    port: u16,
     accepting: Option<JoinHandle<()>>,
 }
 
 impl Observer {
     /// Listens on `port` on every interface (so `localhost`, the host's own name and
-    /// `0.0.0.0` all reach it) and starts watching.
+    /// `0.0.0.0` all reach it) and starts watching. When their server greets clients
+    /// first, `greeting` is sent to each connection too.
     ///
     /// # Errors
     /// When the port cannot be bound.
-    /// When their server greets clients first, `greeting` is sent to each connection too.
     pub fn start(port: u16, greeting: Option<String>) -> std::io::Result<Observer> {
         let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))?;
-        listener.set_nonblocking(true)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(Shared::default());
         let accepting = {
-            let (stop, seen) = (Arc::clone(&stop), Arc::clone(&seen));
-            thread::spawn(move || accept(&listener, &stop, &seen, greeting.as_deref()))
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || accept(&listener, &shared, greeting.as_deref()))
         };
         Ok(Observer {
-            stop,
-            seen,
+            shared,
+            port,
             accepting: Some(accepting),
         })
     }
 
-    /// Waits up to `limit` for every connection seen to end, and returns what was seen.
-    pub fn finish(&self, limit: Duration) -> Vec<Connection> {
-        let deadline = std::time::Instant::now() + limit;
+    /// Watches the client started as process `pid` to tell when it waits.
+    pub fn watch_client(&self, pid: i32) {
+        if let Ok(mut client) = self.shared.client.lock() {
+            client.root = Some(pid);
+        }
+    }
+
+    /// How many messages and replies have passed so far: a sign of the client's life.
+    pub fn events(&self) -> u64 {
+        self.shared.events.load(Ordering::SeqCst)
+    }
+
+    /// Waits until every connection seen has ended, or `until`, and returns what was seen.
+    pub fn finish(&self, until: Instant) -> Vec<Connection> {
         loop {
             let connections = self.connections();
-            if connections.iter().all(|c| c.finished) || std::time::Instant::now() >= deadline {
+            if connections.iter().all(|c| c.finished) || Instant::now() >= until {
                 return connections;
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(2));
         }
     }
 
     /// What was seen so far, one entry per connection.
     pub fn connections(&self) -> Vec<Connection> {
-        let seen = self.seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let seen = self
+            .shared
+            .seen
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
         seen.iter()
             .filter_map(|c| c.lock().ok().map(|c| c.clone()))
             .collect()
@@ -82,70 +153,78 @@ impl Observer {
 
 impl Drop for Observer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the blocked accept with a connection of our own.
+        let _ = TcpStream::connect_timeout(
+            &SocketAddr::from(([127, 0, 0, 1], self.port)),
+            Duration::from_secs(1),
+        );
         if let Some(accepting) = self.accepting.take() {
             let _ = accepting.join();
         }
     }
 }
 
-fn accept(
-    listener: &TcpListener,
-    stop: &AtomicBool,
-    seen: &Mutex<Vec<Arc<Mutex<Connection>>>>,
-    greeting: Option<&str>,
-) {
-    while !stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let connection = Arc::new(Mutex::new(Connection::default()));
-                if let Ok(mut seen) = seen.lock() {
-                    seen.push(Arc::clone(&connection));
-                }
-                let greeting = greeting.map(str::to_string);
-                thread::spawn(move || {
-                    watch(stream, &connection, greeting);
-                    if let Ok(mut c) = connection.lock() {
-                        c.finished = true;
-                    }
-                });
-            }
-            Err(_) => thread::sleep(Duration::from_millis(20)),
+fn accept(listener: &TcpListener, shared: &Arc<Shared>, greeting: Option<&str>) {
+    for stream in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
         }
+        let Ok(stream) = stream else { continue };
+        let connection = Arc::new(Mutex::new(Connection::default()));
+        if let Ok(mut seen) = shared.seen.lock() {
+            seen.push(Arc::clone(&connection));
+        }
+        let greeting = greeting.map(str::to_string);
+        let shared = Arc::clone(shared);
+        thread::spawn(move || {
+            watch(&stream, &connection, &shared, greeting);
+            if let Ok(mut c) = connection.lock() {
+                c.finished = true;
+            }
+        });
     }
 }
 
-/// Answers each message after [`REPLY_DELAY`], noting whether the client sent more in the
-/// meantime.
-fn watch(stream: TcpStream, connection: &Mutex<Connection>, greeting: Option<String>) {
-    let _ = stream.set_nonblocking(false);
+/// Answers each message, noting whether the client waited for the reply before it.
+fn watch(
+    stream: &TcpStream,
+    connection: &Mutex<Connection>,
+    shared: &Shared,
+    greeting: Option<String>,
+) {
     let _ = stream.set_nodelay(true);
     if let Some(greeting) = greeting {
-        let _ = (&stream).write_all(greeting.as_bytes());
+        let _ = (&mut &*stream).write_all(greeting.as_bytes());
     }
     let limits = FrameLimits {
-        partial_timeout: Duration::from_millis(50),
-        idle_timeout: Some(Duration::from_secs(30)),
+        idle_timeout: Some(Duration::from_secs(60)),
         ..FrameLimits::default()
     };
-    let mut reader = FrameReader::new(&stream, limits);
-    let mut early = false;
+    let mut reader = FrameReader::new(stream, limits);
+    let mut sent_before = false;
     loop {
         let message = match reader.read_frame() {
             Ok(Some(Frame::Message(bytes))) => String::from_utf8_lossy(bytes).into_owned(),
             Ok(Some(Frame::TooLong { len })) => format!("<{len} bytes>"),
             Ok(None) => return mark_closed(connection),
-            Err(e) if crate::report::peer_hung_up(&e) => return mark_closed(connection),
+            Err(e) if peer_hung_up(&e) => return mark_closed(connection),
             Err(_) => return,
+        };
+        let unread = replies_sent(connection) > 0 && reply_unread(stream);
+        let early = match (sent_before, unread) {
+            (true, _) => Some(Early::BeforeReply),
+            (false, true) => Some(Early::ReplyUnread),
+            (false, false) => None,
         };
         let reply = Transform::Tagged.apply(message.trim_end());
         if let Ok(mut c) = connection.lock() {
             c.messages.push((message, early));
         }
-        thread::sleep(REPLY_DELAY);
-        early = reader.has_pending() || more_waiting(&stream);
-        if let Err(e) = (&stream).write_all(format!("{reply}\n").as_bytes()) {
-            if crate::report::peer_hung_up(&e) {
+        shared.events.fetch_add(1, Ordering::SeqCst);
+        sent_before = hold_reply(&mut reader, stream, shared, replies_sent(connection));
+        if let Err(e) = (&mut &*stream).write_all(format!("{reply}\n").as_bytes()) {
+            if peer_hung_up(&e) {
                 mark_closed(connection);
             }
             return;
@@ -153,7 +232,47 @@ fn watch(stream: TcpStream, connection: &Mutex<Connection>, greeting: Option<Str
         if let Ok(mut c) = connection.lock() {
             c.replies.push(reply);
         }
+        shared.events.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+fn replies_sent(connection: &Mutex<Connection>) -> usize {
+    connection.lock().map(|c| c.replies.len()).unwrap_or(0)
+}
+
+/// Holds the reply back until the client is blocked or sends more; returns whether it
+/// sent more (its next message came before this reply).
+fn hold_reply(
+    reader: &mut FrameReader<&TcpStream>,
+    stream: &TcpStream,
+    shared: &Shared,
+    replies_sent: usize,
+) -> bool {
+    let limit = Instant::now() + HOLD_LIMIT;
+    loop {
+        if reader.has_pending() || more_waiting(stream) {
+            return true;
+        }
+        match shared.client_asleep() {
+            Some(true) => return reader.has_pending() || more_waiting(stream),
+            Some(false) if Instant::now() < limit => thread::sleep(Duration::from_micros(500)),
+            Some(false) => return false,
+            None => {
+                if replies_sent < FIXED_HOLDS {
+                    thread::sleep(FIXED_HOLD);
+                }
+                return reader.has_pending() || more_waiting(stream);
+            }
+        }
+    }
+}
+
+/// True when our last reply lies unread in the client's socket.
+fn reply_unread(stream: &TcpStream) -> bool {
+    let (Ok(ours), Ok(theirs)) = (stream.local_addr(), stream.peer_addr()) else {
+        return false;
+    };
+    processes::socket(theirs, ours).is_some_and(|s| s.unread > 0)
 }
 
 /// The client closed its side (a reset counts: it closed with our reply unread).

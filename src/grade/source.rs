@@ -67,6 +67,57 @@ pub fn closing_words(source: &str) -> Vec<String> {
     words
 }
 
+/// Top-level domains that mark a dotted word as a host name rather than, say, `sys.argv`.
+const DOMAINS: [&str; 14] = [
+    "com", "edu", "org", "net", "gov", "io", "uk", "de", "ca", "us", "info", "local", "lan",
+    "internal",
+];
+
+/// Host names a client may connect to, found in its source or README: dotted names ending
+/// in a common top-level domain (`lectura.cs.arizona.edu`), and in the source, any name in
+/// a string on a line about a host or an address (`HOST = "lectura"`).
+pub fn host_names(client_source: &str, readme: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut add = |name: &str| {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        if name != "localhost" && !names.contains(&name) {
+            names.push(name);
+        }
+    };
+    for line in client_source.lines() {
+        let lower = line.to_lowercase();
+        let about_address = ["host", "addr", "connect(", "server"]
+            .iter()
+            .any(|w| lower.contains(w));
+        for literal in string_literals(line) {
+            if is_dotted_host(&literal) || about_address && is_single_label_host(&literal) {
+                add(&literal);
+            }
+        }
+    }
+    let words = readme.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+    for word in words.filter(|w| is_dotted_host(w.trim_end_matches('.'))) {
+        add(word);
+    }
+    names
+}
+
+fn is_single_label_host(text: &str) -> bool {
+    (1..=63).contains(&text.len())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && text.chars().any(|c| c.is_ascii_alphabetic())
+        && !text.starts_with('-')
+}
+
+fn is_dotted_host(text: &str) -> bool {
+    let labels: Vec<&str> = text.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| is_single_label_host(l))
+        && labels
+            .last()
+            .is_some_and(|tld| DOMAINS.contains(&tld.to_ascii_lowercase().as_str()))
+}
+
 fn string_literals(line: &str) -> Vec<String> {
     let mut literals = Vec::new();
     let mut rest = line;
@@ -130,6 +181,17 @@ mod tests {
         assert_eq!(ports_in(source), [51423]);
         assert_eq!(ports_in("sock.connect(('0.0.0.0', 2048))"), [2048]);
         assert!(ports_in("msg = connectedSock.recv(1024).decode()").is_empty());
+    }
+
+    #[test]
+    fn host_names_come_from_addresses_and_the_readme() {
+        let client = "HOST = 'lectura'\nsock.connect((\"lectura.cs.arizona.edu\", 1234))\nprint(\"sys.argv\")\n";
+        let readme = "Run it on lectura.cs.arizona.edu or example.com (see net_client.py, e.g. sys.argv).";
+        assert_eq!(
+            host_names(client, readme),
+            ["lectura", "lectura.cs.arizona.edu", "example.com"]
+        );
+        assert!(host_names("sock.connect(('localhost', 1))", "").is_empty());
     }
 
     #[test]

@@ -1,0 +1,227 @@
+//! Their client: with their own server, and against our observing server on the port it
+//! expects (it connects, sends several messages, waits for each reply, prints the
+//! replies, closes and exits).
+//!
+//! A client's time limit stops a stuck client, not a slow one: it ends once the client
+//! has done nothing for the client timeout (printed nothing, exchanged no message, and
+//! hardly run), so a correct client of a thousand messages is never cut short.
+
+use std::process::ExitStatus;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::launch::{Launched, Program};
+use super::observer::{Connection, Early, Observer};
+use super::server_checks::{start_listening, ServerFacts};
+use super::verdict::{Grade, Requirement, Verdict};
+use super::Context;
+
+/// Lines typed into an interactive client, before any closing word and end of input.
+const TYPED_LINES: [&str; 3] = ["hello there", "a second message", "and a third"];
+
+/// A client that ran (or was ready to run) less than this share of the client timeout,
+/// and showed no other sign of life, was doing nothing.
+const BUSY_SHARE: f64 = 0.1;
+
+/// The requirements judged with our server.
+const WITH_OUR_SERVER: &[Requirement] = &[
+    Requirement::ClientConnects,
+    Requirement::ClientSendsSeveral,
+    Requirement::ClientWaits,
+    Requirement::ClientPrints,
+    Requirement::ClientCloses,
+];
+
+/// Signs of life besides the client's own: time something it talks to ran, and a count
+/// of events (bytes printed, messages exchanged).
+type Others<'a> = &'a dyn Fn() -> (Duration, u64);
+
+/// Their client with their server, as the student would run them.
+pub fn their_pair(ctx: &Context, server: &Program, client: &Program, grade: &mut Grade) {
+    let requirement = Requirement::PairWorks;
+    let mut server_run = match start_listening(ctx, server) {
+        Ok((running, _)) => running,
+        Err((verdict, why, _)) => {
+            let why = format!("not tested: the server did not start again: {why}");
+            grade.check(requirement, verdict, why);
+            return;
+        }
+    };
+    let mut client_run = match ctx.start(client) {
+        Ok(running) => running,
+        Err((verdict, why)) => return grade.check(requirement, verdict, why),
+    };
+    let server_life = || {
+        let runnable = server_run.usage().map(|u| u.runnable());
+        (runnable.unwrap_or_default(), server_run.output_bytes() as u64)
+    };
+    let ended = run_client(ctx, &mut client_run, &server_life);
+    let printed = client_run.stdout();
+    let ok = ended.as_ref().is_ok_and(ExitStatus::success) && !printed.trim().is_empty();
+    let why = match &ended {
+        Ok(status) => format!(
+            "the client ended ({status}) and printed {} line(s)",
+            printed.lines().count()
+        ),
+        Err(why) => format!("the client was {why}"),
+    };
+    grade.require(requirement, ok, why);
+    client_run.stop();
+    server_run.stop();
+    grade.transcript("their client, with their server", client_run.output());
+    grade.transcript("their server, meanwhile", server_run.output());
+}
+
+/// Their client against our observing server, on the port the client expects.
+pub fn with_our_server(
+    ctx: &Context,
+    client: &Program,
+    facts: Option<&ServerFacts>,
+    grade: &mut Grade,
+) {
+    let port = match (facts, ctx.submission.client_ports.first()) {
+        (Some(facts), _) => facts.port,
+        (None, Some(&port)) => {
+            grade.note(format!("the client's port {port} comes from its source"));
+            port
+        }
+        (None, None) => {
+            let why = "no port is known for the client";
+            return grade.not_tested(WITH_OUR_SERVER, Verdict::Fail, why);
+        }
+    };
+    let greeting = facts.and_then(|f| f.greeting.clone());
+    let observer = match Observer::start(port, greeting) {
+        Ok(observer) => observer,
+        Err(e) => {
+            let why = format!(
+                "our server cannot listen on port {port}: {} (another program holds it)",
+                crate::report::describe(&e)
+            );
+            return grade.not_tested(WITH_OUR_SERVER, Verdict::Fail, &why);
+        }
+    };
+    let mut client_run = match ctx.start(client) {
+        Ok(running) => running,
+        Err((verdict, why)) => return grade.not_tested(WITH_OUR_SERVER, verdict, &why),
+    };
+    observer.watch_client(client_run.pid());
+    let ended = run_client(ctx, &mut client_run, &|| (Duration::ZERO, observer.events()));
+    client_run.stop();
+    // Every connection has ended with the client; the observer only has to notice.
+    let connections = observer.finish(ctx.until(Duration::from_secs(5)));
+    drop(observer);
+    let output = client_run.output();
+    judge_client(&connections, &ended, &client_run.stdout(), grade);
+    grade.transcript("their client, with our server", output);
+}
+
+/// Types the input of an interactive client, then waits until it exits or is stuck.
+/// Returns how it ended, or why it was stopped.
+fn run_client(ctx: &Context, client: &mut Launched, others: Others) -> Result<ExitStatus, String> {
+    for line in TYPED_LINES {
+        client.type_text(&format!("{line}\n"));
+    }
+    for word in &ctx.submission.closing_words {
+        client.type_text(&format!("{word}\n"));
+    }
+    client.close_input();
+    let window = ctx.timing.client;
+    let life = |client: &Launched| {
+        let (other_runnable, other_events) = others();
+        let runnable = client.usage().map(|u| u.runnable()).unwrap_or_default();
+        (runnable + other_runnable, client.output_bytes() as u64 + other_events)
+    };
+    let (mut runnable_then, mut events_then) = life(client);
+    let mut quiet_since = Instant::now();
+    loop {
+        if let Some(status) = client.status() {
+            client.wait_until(Instant::now() + Duration::from_secs(1));
+            return Ok(status);
+        }
+        if let Some(why) = ctx.cut_short() {
+            client.stop();
+            return Err(format!("stopped: {why}"));
+        }
+        let (runnable, events) = life(client);
+        if events != events_then {
+            (runnable_then, events_then, quiet_since) = (runnable, events, Instant::now());
+        } else if quiet_since.elapsed() >= window {
+            let busy = runnable.saturating_sub(runnable_then).as_secs_f64();
+            if busy < BUSY_SHARE * window.as_secs_f64() {
+                client.stop();
+                return Err(format!(
+                    "still running after doing nothing for {}s",
+                    window.as_secs_f64()
+                ));
+            }
+            (runnable_then, quiet_since) = (runnable, Instant::now());
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Judges what our server saw of the client, what it printed and how it ended.
+fn judge_client(
+    connections: &[Connection],
+    ended: &Result<ExitStatus, String>,
+    printed: &str,
+    grade: &mut Grade,
+) {
+    let messages: usize = connections.iter().map(|c| c.messages.len()).sum();
+    grade.require(
+        Requirement::ClientConnects,
+        !connections.is_empty(),
+        format!("{} connection(s)", connections.len()),
+    );
+    grade.require(
+        Requirement::ClientSendsSeveral,
+        messages >= 2,
+        format!("{messages} message(s) arrived"),
+    );
+    if messages == 0 {
+        let both = [Requirement::ClientWaits, Requirement::ClientPrints];
+        grade.not_tested(&both, Verdict::Fail, "no message arrived");
+    } else {
+        judge_exchanges(connections, printed, grade);
+    }
+    let closed = connections.iter().all(|c| c.closed) && !connections.is_empty();
+    let why = match ended {
+        Ok(status) if closed => format!("closed the connection; {status}"),
+        Ok(status) => format!("left a connection open; {status}"),
+        Err(why) => why.clone(),
+    };
+    grade.require(
+        Requirement::ClientCloses,
+        closed && ended.is_ok(),
+        why,
+    );
+}
+
+/// Whether the client waited for each reply, and printed them.
+fn judge_exchanges(connections: &[Connection], printed: &str, grade: &mut Grade) {
+    let early = connections
+        .iter()
+        .flat_map(|c| &c.messages)
+        .find_map(|(message, early)| Some((message, (*early)?)));
+    let why = match early {
+        Some((message, Early::BeforeReply)) => {
+            format!("it sent {message:?} before the previous reply was sent")
+        }
+        Some((message, Early::ReplyUnread)) => {
+            format!("it sent {message:?} before the previous reply was read")
+        }
+        None => "every message came after the previous reply".to_string(),
+    };
+    grade.require(Requirement::ClientWaits, early.is_none(), why);
+    let replies: Vec<&String> = connections.iter().flat_map(|c| &c.replies).collect();
+    let seen = replies
+        .iter()
+        .filter(|r| printed.contains(r.as_str()))
+        .count();
+    grade.require(
+        Requirement::ClientPrints,
+        seen > 0,
+        format!("{seen} of {} replies seen in its output", replies.len()),
+    );
+}

@@ -1,0 +1,344 @@
+//! What the kernel says about a submission's processes and sockets (Linux `/proc`, read
+//! with the procfs crate): which processes a program has become, which ports they listen
+//! on, whether they are running or asleep, and killing them all.
+//!
+//! Being asleep is what several checks wait for instead of a fixed delay: a server that
+//! is blocked in `recv` after accepting our connection will not greet us; a client
+//! blocked in `recv` is waiting for our reply; a program whose every thread sleeps is not
+//! spinning. Whether a process is asleep does not depend on how loaded the machine is;
+//! how much CPU it got in a given second does.
+//!
+//! Elsewhere (not Linux) the answers are "unknown", and callers fall back to waiting.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// How much a program has run: what tells a spinning program from a blocked one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// CPU time used.
+    pub cpu: Duration,
+    /// Time spent ready to run but waiting for a CPU (on a busy machine).
+    pub waiting: Duration,
+}
+
+impl Usage {
+    /// Time spent running or ready to run. A process that spins adds wall-clock time
+    /// here however busy the machine is; one that is blocked adds nothing.
+    pub fn runnable(&self) -> Duration {
+        self.cpu + self.waiting
+    }
+
+    /// How much more `self` is than `earlier`.
+    pub fn since(&self, earlier: Usage) -> Usage {
+        Usage {
+            cpu: self.cpu.saturating_sub(earlier.cpu),
+            waiting: self.waiting.saturating_sub(earlier.waiting),
+        }
+    }
+}
+
+/// A socket of this network namespace, as the kernel's socket table shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketEntry {
+    /// Its inode, which names it in `/proc/PID/fd`.
+    pub inode: u64,
+    /// Bytes received that its owner has not read yet.
+    pub unread: u32,
+}
+
+/// Sends SIGKILL to each of `pids` (those already gone are ignored).
+pub fn kill_all(pids: &[i32]) {
+    for &pid in pids {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// Kills every process descended from this one, again and again until none is left or
+/// `limit` has passed (a process may fork while its siblings are being killed). Returns
+/// whether none is left.
+pub fn kill_descendants(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = descendants(std::process::id() as i32);
+        if left.is_empty() {
+            return true;
+        }
+        kill_all(&left);
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `addr` with an IPv4 address written as IPv6 (`::ffff:127.0.0.1`) turned back into
+/// IPv4, so both ends of one connection compare equal whichever table lists them.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, v6.port())),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::collections::{HashMap, HashSet};
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use procfs::net::TcpState;
+    use procfs::process::{FDTarget, Process};
+
+    use super::{canonical, SocketEntry, Usage};
+
+    /// One row of the process table.
+    struct Entry {
+        pid: i32,
+        ppid: i32,
+        pgrp: i32,
+    }
+
+    /// Every live (not zombie) process this process can see.
+    fn table() -> Vec<Entry> {
+        let Ok(all) = procfs::process::all_processes() else {
+            return Vec::new();
+        };
+        all.filter_map(|p| p.ok()?.stat().ok())
+            .filter(|stat| stat.state != 'Z' && stat.state != 'X')
+            .map(|stat| Entry {
+                pid: stat.pid,
+                ppid: stat.ppid,
+                pgrp: stat.pgrp,
+            })
+            .collect()
+    }
+
+    /// The live processes below `root` (not `root` itself) in the process tree.
+    pub fn descendants(root: i32) -> Vec<i32> {
+        tree_below(&table(), root)
+    }
+
+    fn tree_below(table: &[Entry], root: i32) -> Vec<i32> {
+        let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+        for entry in table {
+            children.entry(entry.ppid).or_default().push(entry.pid);
+        }
+        let mut found = Vec::new();
+        let mut next = vec![root];
+        while let Some(pid) = next.pop() {
+            for &child in children.get(&pid).into_iter().flatten() {
+                found.push(child);
+                next.push(child);
+            }
+        }
+        found
+    }
+
+    /// The live processes of a program started as `root` in a process group of its own:
+    /// `root`, its descendants, and whatever else is still in its group.
+    pub fn members(root: i32) -> Vec<i32> {
+        let table = table();
+        let mut pids: Vec<i32> = table
+            .iter()
+            .filter(|e| e.pid == root || e.pgrp == root)
+            .map(|e| e.pid)
+            .collect();
+        for pid in tree_below(&table, root) {
+            if !pids.contains(&pid) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    fn socket_inodes(pids: &[i32]) -> HashSet<u64> {
+        pids.iter()
+            .filter_map(|&pid| Process::new(pid).ok()?.fd().ok())
+            .flatten()
+            .filter_map(|fd| match fd.ok()?.target {
+                FDTarget::Socket(inode) => Some(inode),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn tcp_table() -> Vec<procfs::net::TcpNetEntry> {
+        let mut entries = procfs::net::tcp().unwrap_or_default();
+        entries.extend(procfs::net::tcp6().unwrap_or_default());
+        entries
+    }
+
+    /// The TCP ports on which any of `pids` listens.
+    pub fn listening_ports(pids: &[i32]) -> Vec<u16> {
+        let inodes = socket_inodes(pids);
+        let mut ports = Vec::new();
+        for entry in tcp_table() {
+            let port = entry.local_address.port();
+            if entry.state == TcpState::Listen
+                && inodes.contains(&entry.inode)
+                && !ports.contains(&port)
+            {
+                ports.push(port);
+            }
+        }
+        ports
+    }
+
+    /// True when one of `pids` has the socket `inode` open.
+    pub fn holds_socket(pids: &[i32], inode: u64) -> bool {
+        socket_inodes(pids).contains(&inode)
+    }
+
+    /// The socket whose local address is `local` and whose peer is `remote`.
+    pub fn socket(local: SocketAddr, remote: SocketAddr) -> Option<SocketEntry> {
+        let (local, remote) = (canonical(local), canonical(remote));
+        tcp_table()
+            .into_iter()
+            .find(|e| {
+                canonical(e.local_address) == local && canonical(e.remote_address) == remote
+            })
+            .map(|e| SocketEntry {
+                inode: e.inode,
+                unread: e.rx_queue,
+            })
+    }
+
+    /// The CPU time the threads of `pids` have used, and how long they have waited for a
+    /// CPU while ready to run.
+    pub fn usage(pids: &[i32]) -> Option<Usage> {
+        let mut usage = Usage::default();
+        for &pid in pids {
+            let Ok(tasks) = Process::new(pid).and_then(|p| p.tasks()) else {
+                continue;
+            };
+            for task in tasks.flatten() {
+                let stat = task.schedstat().ok()?;
+                usage.cpu += Duration::from_nanos(stat.sum_exec_runtime);
+                usage.waiting += Duration::from_nanos(stat.run_delay);
+            }
+        }
+        Some(usage)
+    }
+
+    /// True when every thread of `pids` is blocked or stopped: none is running or ready
+    /// to run.
+    pub fn all_asleep(pids: &[i32]) -> Option<bool> {
+        for &pid in pids {
+            let Ok(tasks) = Process::new(pid).and_then(|p| p.tasks()) else {
+                continue;
+            };
+            for task in tasks.flatten() {
+                if task.stat().ok()?.state == 'R' {
+                    return Some(false);
+                }
+            }
+        }
+        Some(true)
+    }
+
+    /// True when this machine's `/proc` answers the questions above.
+    pub fn available() -> bool {
+        procfs::net::tcp().is_ok() && Process::myself().and_then(|p| p.schedstat()).is_ok()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod other {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use super::{SocketEntry, Usage};
+
+    pub fn descendants(_root: i32) -> Vec<i32> {
+        Vec::new()
+    }
+    pub fn members(root: i32) -> Vec<i32> {
+        vec![root]
+    }
+    pub fn listening_ports(_pids: &[i32]) -> Vec<u16> {
+        Vec::new()
+    }
+    pub fn holds_socket(_pids: &[i32], _inode: u64) -> bool {
+        false
+    }
+    pub fn socket(_local: SocketAddr, _remote: SocketAddr) -> Option<SocketEntry> {
+        None
+    }
+    pub fn usage(_pids: &[i32]) -> Option<Usage> {
+        None
+    }
+    pub fn all_asleep(_pids: &[i32]) -> Option<bool> {
+        None
+    }
+    pub fn available() -> bool {
+        false
+    }
+}
+
+#[cfg(target_os = "linux")]
+pub use linux::{
+    all_asleep, available, descendants, holds_socket, listening_ports, members, socket, usage,
+};
+#[cfg(not(target_os = "linux"))]
+pub use other::{
+    all_asleep, available, descendants, holds_socket, listening_ports, members, socket, usage,
+};
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn finds_the_port_this_process_listens_on() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        assert!(listening_ports(&[std::process::id() as i32]).contains(&port));
+    }
+
+    #[test]
+    fn finds_both_ends_of_a_connection_and_what_is_unread() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        std::io::Write::write_all(&mut &server, b"hello").expect("write");
+        let local = client.local_addr().expect("local");
+        let remote = client.peer_addr().expect("peer");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let entry = loop {
+            let entry = socket(local, remote).expect("the client's socket is listed");
+            if entry.unread == 5 || Instant::now() > deadline {
+                break entry;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(entry.unread, 5);
+        assert!(holds_socket(&[std::process::id() as i32], entry.inode));
+    }
+
+    #[test]
+    fn a_sleeping_child_is_asleep_and_adds_no_runnable_time() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let pid = child.id() as i32;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while all_asleep(&[pid]) != Some(true) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let before = usage(&[pid]).expect("schedstat");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(usage(&[pid]), Some(before));
+        assert!(descendants(std::process::id() as i32).contains(&pid));
+        kill_all(&[pid]);
+        let _ = child.wait();
+    }
+}
