@@ -5,13 +5,17 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: build test lint bench grade run-server run-client clean
+.PHONY: build test points starter lint bench grade run-server run-client clean
 
 build:
 	$(CARGO) build --release --locked
 
 test:
 	$(CARGO) test --locked
+
+# The handout tier, one line per requirement with its points, and the total.
+points:
+	$(CARGO) run --quiet --locked --example points
 
 lint:
 	$(CARGO) fmt --all --check
