@@ -17,6 +17,10 @@ test:
 points:
 	$(CARGO) run --quiet --locked --example points
 
+# The repository students start from: make starter DEST=../net-lab-starter
+starter:
+	sh starter/generate "$(DEST)"
+
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings

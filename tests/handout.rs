@@ -9,7 +9,7 @@
 #[path = "handout/support.rs"]
 mod support;
 
-use support::{examiner_reply, fail, run_client, Examiner, Server};
+use support::{client_session, examiner_reply, fail, run_client, Server};
 
 /// Messages of different lengths and kinds, so a reply that ignores its message shows.
 const MESSAGES: [&str; 3] = ["hello", "How are you today?", "12345 abc"];
@@ -93,29 +93,16 @@ fn server_accepts_a_new_client_after_one_closes() {
 /// 2.1: the client connects to the host and port it is given.
 #[test]
 fn client_connects_to_the_given_host_and_port() {
-    let examiner = Examiner::start(&["hello"]);
-    let port = examiner.port();
-    let run = run_client(Some("127.0.0.1"), port, &["hello"]);
-    let seen = examiner.observed();
-    if !seen.connected {
-        fail(
-            &format!(
-                "ran net_client --host 127.0.0.1 --port {port}, expected a connection, got none"
-            ),
-            &run.program,
-        );
-    }
+    client_session(Some("127.0.0.1"), &["hello"]);
 }
 
 /// 2.2: it sends each message, receives each reply, and prints the replies.
 #[test]
 fn client_sends_each_message_and_prints_its_reply() {
-    let examiner = Examiner::start(&MESSAGES);
-    let run = run_client(None, examiner.port(), &MESSAGES);
-    let seen = examiner.observed();
+    let (run, seen) = client_session(None, &MESSAGES);
     if let Some(problem) = &seen.problem {
         fail(
-            &format!("ran net_client with {MESSAGES:?}: {problem}"),
+            &format!("ran net_client {MESSAGES:?}: {problem}"),
             &run.program,
         );
     }
@@ -139,9 +126,7 @@ fn client_sends_each_message_and_prints_its_reply() {
 /// 2.2: for every message, it first sends it, then receives its reply.
 #[test]
 fn client_waits_for_each_reply_before_sending_the_next() {
-    let examiner = Examiner::start(&MESSAGES);
-    let run = run_client(None, examiner.port(), &MESSAGES);
-    let seen = examiner.observed();
+    let (run, seen) = client_session(None, &MESSAGES);
     if let Some(message) = &seen.sent_early {
         fail(
             &format!("net_client sent {message:?} before the reply to the message before it"),
@@ -150,7 +135,7 @@ fn client_waits_for_each_reply_before_sending_the_next() {
     }
     if let Some(problem) = &seen.problem {
         fail(
-            &format!("ran net_client with {MESSAGES:?}: {problem}"),
+            &format!("ran net_client {MESSAGES:?}: {problem}"),
             &run.program,
         );
     }
@@ -159,9 +144,13 @@ fn client_waits_for_each_reply_before_sending_the_next() {
 /// Overview: it closes the socket when it is done, and exits successfully.
 #[test]
 fn client_closes_the_connection_and_exits_successfully() {
-    let examiner = Examiner::start(&MESSAGES);
-    let run = run_client(None, examiner.port(), &MESSAGES);
-    let seen = examiner.observed();
+    let (run, seen) = client_session(None, &MESSAGES);
+    if let Some(problem) = &seen.problem {
+        fail(
+            &format!("ran net_client {MESSAGES:?}: {problem}"),
+            &run.program,
+        );
+    }
     if !seen.closed {
         fail(
             "net_client did not close the connection after its last reply",
@@ -184,22 +173,21 @@ fn client_closes_the_connection_and_exits_successfully() {
 /// 3: the two programs talk to each other: the client gets its replies and exits.
 #[test]
 fn client_and_server_talk_to_each_other() {
-    let (server, first) = Server::start();
-    first.close();
-    let run = run_client(Some("localhost"), server.port(), &MESSAGES);
+    // The connection that found the server listening is relayed to the client, so the
+    // client is the server's first and only client.
+    let (server, connection) = Server::start();
+    let port = connection.relay_to_next_client();
+    let run = run_client(Some("127.0.0.1"), port, &MESSAGES);
+    let server_output = server.program().describe_output();
     if !run.status.success() {
-        fail(
-            &format!(
-                "net_client exited with {} talking to net_server",
-                run.status
-            ),
-            &run.program,
+        let what = format!(
+            "net_client exited with {} talking to net_server",
+            run.status
         );
+        fail(&format!("{what}\n{server_output}"), &run.program);
     }
     if run.program.stdout().trim().is_empty() {
-        fail(
-            "net_client printed nothing while talking to net_server",
-            &run.program,
-        );
+        let what = "net_client printed nothing while talking to net_server";
+        fail(&format!("{what}\n{server_output}"), &run.program);
     }
 }

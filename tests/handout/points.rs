@@ -2,12 +2,12 @@
 //! requirement with the points in `tests/handout/points.txt`, one line each, then
 //! `total: N/M`. Exits 0 only when every requirement passed.
 //!
-//! Each requirement's test runs on its own (`cargo test --test handout -- --exact NAME`),
-//! the way GitHub Classroom's autograding runs it, so a verdict and its reason belong to
-//! that requirement alone. `NETLAB_SERVER` and `NETLAB_CLIENT` pass through to the tests.
+//! Each requirement's test runs on its own (`handout --exact NAME`), the way GitHub
+//! Classroom's autograding runs it, so a verdict and its reason belong to that
+//! requirement alone. `NETLAB_SERVER` and `NETLAB_CLIENT` pass through to the tests.
 
-use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
 
 /// One row of the points table.
 struct Requirement {
@@ -26,17 +26,16 @@ fn main() -> ExitCode {
         }
     };
     let total: u32 = table.iter().map(|r| r.points).sum();
-    if !cargo(&["test", "--quiet", "--test", "handout", "--no-run"])
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    let Some(tests) = build_tests() else {
         println!("the handout tests do not build (see the errors above)");
         println!("total: 0/{total}");
         return ExitCode::FAILURE;
-    }
+    };
+    // Every requirement's test starts at once; the lines come out in the table's order.
+    let running: Vec<_> = table.iter().map(|r| start(&tests, &r.test)).collect();
     let mut earned = 0;
-    for requirement in &table {
-        let (passed, reason) = grade(&requirement.test);
+    for (requirement, child) in table.iter().zip(running) {
+        let (passed, reason) = verdict(child);
         let points = if passed { requirement.points } else { 0 };
         earned += points;
         let verdict = if passed { "PASS" } else { "FAIL" };
@@ -57,15 +56,45 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs one requirement's test. Returns whether it passed and, if not, why: the first
-/// line of its failure message.
-fn grade(test: &str) -> (bool, Option<String>) {
-    let args = [
-        "test", "--quiet", "--test", "handout", "--", "--exact", test,
-    ];
-    let output = match cargo(&args).output() {
+/// Builds the handout tests (compiler errors go to the terminal) and returns the path of
+/// the test program.
+fn build_tests() -> Option<PathBuf> {
+    let args = ["test", "--quiet", "--test", "handout", "--no-run"];
+    let output = cargo(&args)
+        .arg("--message-format=json-render-diagnostics")
+        .stderr(Stdio::inherit())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    // One JSON line per built target; the handout tests' line names their executable.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("\"name\":\"handout\""))?;
+    let (_, rest) = line.split_once("\"executable\":\"")?;
+    let (path, _) = rest.split_once('"')?;
+    Some(PathBuf::from(path.replace("\\\\", "\\")))
+}
+
+/// Starts one requirement's test.
+fn start(tests: &Path, test: &str) -> std::io::Result<Child> {
+    Command::new(tests)
+        .args([test, "--exact"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+}
+
+/// Waits for one requirement's test. Returns whether it passed and, if not, why: the
+/// first line of its failure message.
+fn verdict(child: std::io::Result<Child>) -> (bool, Option<String>) {
+    let output = match child.and_then(Child::wait_with_output) {
         Ok(output) => output,
-        Err(e) => return (false, Some(format!("cannot run cargo: {e}"))),
+        Err(e) => return (false, Some(format!("cannot run the test: {e}"))),
     };
     if output.status.success() {
         return (true, None);

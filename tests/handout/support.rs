@@ -399,6 +399,34 @@ impl Connection {
     pub fn close(self) {
         let _ = self.stream.shutdown(Shutdown::Both);
     }
+
+    /// Hands this connection over to the next client that connects to the returned port:
+    /// everything either side sends is relayed to the other, until both have finished.
+    /// So a student's client can talk to a student's server over the connection the test
+    /// already holds, and a server that serves a single client serves it.
+    pub fn relay_to_next_client(self) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding the relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let server = self.stream;
+        thread::spawn(move || {
+            let Ok((client, _)) = listener.accept() else {
+                return;
+            };
+            let _ = client.set_nodelay(true);
+            if let (Ok(server_reader), Ok(client_writer)) = (server.try_clone(), client.try_clone())
+            {
+                thread::spawn(move || pipe(server_reader, client_writer));
+                pipe(client, server);
+            }
+        });
+        port
+    }
+}
+
+/// Copies `from` to `to` until `from` ends, then tells `to` that nothing more will come.
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    let _ = io::copy(&mut from, &mut to);
+    let _ = to.shutdown(Shutdown::Write);
 }
 
 /// The reply as text, without the line breaks around it.
@@ -459,6 +487,24 @@ pub fn run_client(host: Option<&str>, port: u16, messages: &[&str]) -> ClientRun
             &program,
         ),
     }
+}
+
+/// Runs `net_client [--host HOST] --port PORT MESSAGE...` against an examiner server
+/// expecting `messages`, and returns the finished run and what the server saw. Fails the
+/// test if the client never connected: no other check means anything then.
+pub fn client_session(host: Option<&str>, messages: &[&str]) -> (ClientRun, Observed) {
+    let examiner = Examiner::start(messages);
+    let port = examiner.port();
+    let run = run_client(host, port, messages);
+    let seen = examiner.observed();
+    if !seen.connected {
+        let host = host.map_or(String::new(), |host| format!("--host {host} "));
+        fail(
+            &format!("ran net_client {host}--port {port} {messages:?}: it never connected"),
+            &run.program,
+        );
+    }
+    (run, seen)
 }
 
 /// What the examiner server saw of a client.
