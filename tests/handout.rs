@@ -9,7 +9,7 @@
 #[path = "handout/support.rs"]
 mod support;
 
-use support::{client_session, examiner_reply, fail, run_client, Server};
+use support::{client_session, examiner_reply, fail, require_complete, run_client, Server};
 
 /// Messages of different lengths and kinds, so a reply that ignores its message shows.
 const MESSAGES: [&str; 3] = ["hello", "How are you today?", "12345 abc"];
@@ -100,12 +100,7 @@ fn client_connects_to_the_given_host_and_port() {
 #[test]
 fn client_sends_each_message_and_prints_its_reply() {
     let (run, seen) = client_session(None, &MESSAGES);
-    if let Some(problem) = &seen.problem {
-        fail(
-            &format!("ran net_client {MESSAGES:?}: {problem}"),
-            &run.program,
-        );
-    }
+    require_complete(&run, &seen, &MESSAGES);
     let stdout = run.program.stdout();
     let mut lines = stdout.lines();
     for (number, message) in MESSAGES.iter().enumerate() {
@@ -133,24 +128,14 @@ fn client_waits_for_each_reply_before_sending_the_next() {
             &run.program,
         );
     }
-    if let Some(problem) = &seen.problem {
-        fail(
-            &format!("ran net_client {MESSAGES:?}: {problem}"),
-            &run.program,
-        );
-    }
+    require_complete(&run, &seen, &MESSAGES);
 }
 
 /// Overview: it closes the socket when it is done, and exits successfully.
 #[test]
 fn client_closes_the_connection_and_exits_successfully() {
     let (run, seen) = client_session(None, &MESSAGES);
-    if let Some(problem) = &seen.problem {
-        fail(
-            &format!("ran net_client {MESSAGES:?}: {problem}"),
-            &run.program,
-        );
-    }
+    require_complete(&run, &seen, &MESSAGES);
     if !seen.closed {
         fail(
             "net_client did not close the connection after its last reply",

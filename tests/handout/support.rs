@@ -507,6 +507,17 @@ pub fn client_session(host: Option<&str>, messages: &[&str]) -> (ClientRun, Obse
     (run, seen)
 }
 
+/// Fails the test if the client's session with the examiner went wrong: a message that
+/// never came, or came out of order, or a client that left before its reply.
+pub fn require_complete(run: &ClientRun, seen: &Observed, messages: &[&str]) {
+    if let Some(problem) = &seen.problem {
+        fail(
+            &format!("ran net_client {messages:?}: {problem}"),
+            &run.program,
+        );
+    }
+}
+
 /// What the examiner server saw of a client.
 #[derive(Debug, Default)]
 pub struct Observed {

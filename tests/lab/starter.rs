@@ -97,17 +97,36 @@ fn cargo(dir: &Path) -> Command {
     command
 }
 
-/// `make points` in the starter, grading the programs NETLAB_SERVER and NETLAB_CLIENT
-/// name, if given. Returns its output.
-fn points(server: Option<String>, client: Option<String>) -> String {
+/// `make points` in the starter, grading its own programs. Returns its output.
+fn points() -> String {
+    points_with(cargo(starter()))
+}
+
+/// `make points` in the starter, grading the pair whose programs `server` and `client`
+/// run (commands given the contract's arguments). Returns its output.
+fn grade_pair(server: &str, client: &str) -> String {
     let mut command = cargo(starter());
-    command.args(["run", "--quiet", "--locked", "--example", "points"]);
-    command.envs(server.map(|s| ("NETLAB_SERVER", s)));
-    command.envs(client.map(|c| ("NETLAB_CLIENT", c)));
-    let output = command
-        .output()
-        .expect("running make points in the starter");
+    command.env("NETLAB_SERVER", format!("{server} --port {{port}}"));
+    command.env(
+        "NETLAB_CLIENT",
+        format!("{client} --host {{host}} --port {{port}}"),
+    );
+    points_with(command)
+}
+
+fn points_with(mut cargo: Command) -> String {
+    cargo.args(["run", "--quiet", "--locked", "--example", "points"]);
+    let output = cargo.output().expect("running make points in the starter");
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Fails unless `report` gives every point.
+fn assert_full_marks(report: &str) {
+    let full = format!("total: {TOTAL}/{TOTAL}\n");
+    assert!(
+        report.contains(&full),
+        "expected full marks, got:\n{report}"
+    );
 }
 
 /// The student pair in fixtures/student_pairs, compiled with rustc alone (it uses only
@@ -142,7 +161,7 @@ fn failures(report: &str) -> Vec<&str> {
 #[rstest]
 #[timeout(BUILD_TIMEOUT)]
 fn the_starters_skeletons_score_nothing_and_every_failure_points_at_todo() {
-    let report = points(None, None);
+    let report = points();
     assert!(report.contains(&format!("total: 0/{TOTAL}\n")), "{report}");
     for line in report.lines().filter(|line| !line.starts_with("total")) {
         assert!(line.starts_with("FAIL"), "{line}");
@@ -191,26 +210,18 @@ fn the_starter_holds_no_solution() {
 #[timeout(BUILD_TIMEOUT)]
 fn a_correct_pair_written_with_std_alone_scores_full_marks() {
     let pair = student_pair().display().to_string();
-    let report = points(
-        Some(format!("{pair}/net_server --port {{port}}")),
-        Some(format!("{pair}/net_client --host {{host}} --port {{port}}")),
-    );
-    assert!(
-        report.contains(&format!("total: {TOTAL}/{TOTAL}\n")),
-        "{report}"
-    );
+    assert_full_marks(&grade_pair(
+        &format!("{pair}/net_server"),
+        &format!("{pair}/net_client"),
+    ));
 }
 
 #[rstest]
 #[timeout(BUILD_TIMEOUT)]
 fn a_server_that_stops_after_one_client_loses_only_the_reaccept_points() {
     let pair = student_pair().display().to_string();
-    let report = points(
-        Some(format!(
-            "ONE_CLIENT_ONLY=1 {pair}/net_server --port {{port}}"
-        )),
-        Some(format!("{pair}/net_client --host {{host}} --port {{port}}")),
-    );
+    let one_client = format!("ONE_CLIENT_ONLY=1 {pair}/net_server");
+    let report = grade_pair(&one_client, &format!("{pair}/net_client"));
     let failed = failures(&report);
     assert_eq!(failed.len(), 1, "{report}");
     assert!(
@@ -227,14 +238,9 @@ fn a_server_that_stops_after_one_client_loses_only_the_reaccept_points() {
 #[timeout(BUILD_TIMEOUT)]
 fn a_python_pair_is_graded_through_the_environment_and_scores_full_marks() {
     let dir = fixture("handout_pair").display().to_string();
-    let report = points(
-        Some(format!("python3 {dir}/net_server.py --port {{port}}")),
-        Some(format!(
-            "python3 {dir}/net_client.py --host {{host}} --port {{port}}"
-        )),
+    let report = grade_pair(
+        &format!("python3 {dir}/net_server.py"),
+        &format!("python3 {dir}/net_client.py"),
     );
-    assert!(
-        report.contains(&format!("total: {TOTAL}/{TOTAL}\n")),
-        "{report}"
-    );
+    assert_full_marks(&report);
 }
