@@ -41,8 +41,9 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub idle_timeout: Option<Duration>,
 
-    /// A message without a newline ends after this many milliseconds of silence.
-    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "50")]
+    /// Grace for the pieces of a client's first message without a newline: it ends once
+    /// nothing more arrives for this many milliseconds. Later ones end when the client stops.
+    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "2")]
     pub partial_timeout: Duration,
 }
 

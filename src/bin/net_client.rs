@@ -71,8 +71,9 @@ struct Args {
     #[arg(long)]
     bare: bool,
 
-    /// A reply without a newline ends after this many milliseconds of silence.
-    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "50")]
+    /// Grace for the pieces of the first reply without a newline: it ends once nothing
+    /// more arrives for this many milliseconds. Later ones end when the server stops.
+    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "2")]
     partial_timeout: Duration,
 }
 

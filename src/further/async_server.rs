@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::timeout;
 
-use crate::lab::frame::{idle_timeout, Framer, MAX_READ};
+use crate::lab::frame::{idle_timeout, Frame, Framer, Wait, MAX_READ};
 use crate::lab::server::{
     answer, is_idle_timeout, log_end, ServerConfig, ACCEPT_BACKOFF, IDLE_NOTICE, MAX_BATCH,
 };
@@ -141,44 +141,60 @@ async fn answer_messages(
     mut stopped: watch::Receiver<bool>,
 ) -> io::Result<u64> {
     stream.set_nodelay(true)?;
-    let mut framer = Framer::new(config.limits.max_line_len);
+    let mut framer = Framer::new(config.limits);
     let mut replies = Vec::new();
     let mut count = 0;
     loop {
         count += answer_complete_lines(stream, &mut framer, &mut replies, config, peer).await?;
         framer.release_if_empty();
-        let mid_message = framer.is_mid_message();
-        let wait = if mid_message {
-            Some(config.limits.partial_timeout)
-        } else {
-            config.limits.idle_timeout
+        let wait = match framer.wait() {
+            Wait::MessageComplete => {
+                let last = framer.take_rest();
+                count += answer_last(stream, last, &mut replies, config, peer).await?;
+                continue;
+            }
+            Wait::Grace(grace) => Some(grace),
+            Wait::Idle(idle) => idle,
         };
         let input = tokio::select! {
             input = read_more(stream, &mut framer, wait) => input?,
             _ = stopped.wait_for(|&stop| stop) => Input::Stop,
         };
-        match input {
+        let last = match input {
             Input::Data => continue,
-            Input::Silence if !mid_message => return Err(idle_timeout()),
-            Input::Silence | Input::End => {}
+            Input::Silence if !framer.is_mid_message() => return Err(idle_timeout()),
+            Input::Silence => {
+                let last = framer.take_rest();
+                count += answer_last(stream, last, &mut replies, config, peer).await?;
+                continue;
+            }
+            Input::End => framer.take_rest(),
             Input::Stop => {
+                // Whatever the client has already sent gets its reply before closing.
                 read_what_has_arrived(stream, &mut framer);
                 count +=
                     answer_complete_lines(stream, &mut framer, &mut replies, config, peer).await?;
+                framer.take_rest()
             }
-        }
-        // The client paused mid-message or closed, or the server is stopping: whatever
-        // has arrived is a whole message.
-        if let Some(frame) = framer.take_rest() {
-            count += 1;
-            answer(config, peer, &frame, &mut replies);
-            stream.write_all(&replies).await?;
-            replies.clear();
-        }
-        if !matches!(input, Input::Silence) {
-            return Ok(count);
-        }
+        };
+        return Ok(count + answer_last(stream, last, &mut replies, config, peer).await?);
     }
+}
+
+/// Answers `frame`, a message ended by its sender stopping or closing, if there is one.
+/// Returns how many messages were answered: 0 or 1.
+async fn answer_last(
+    stream: &mut TcpStream,
+    frame: Option<Frame<'_>>,
+    replies: &mut Vec<u8>,
+    config: &ServerConfig,
+    peer: SocketAddr,
+) -> io::Result<u64> {
+    let Some(frame) = frame else { return Ok(0) };
+    answer(config, peer, &frame, replies);
+    stream.write_all(replies).await?;
+    replies.clear();
+    Ok(1)
 }
 
 /// Answers every complete message in the framer, in as few writes as possible, and
@@ -217,7 +233,7 @@ thread_local! {
     /// One read buffer per runtime thread, shared by every connection that thread runs.
     /// A read never awaits, so no two connections use it at once; and an idle connection
     /// holds no read buffer of its own.
-    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(MAX_READ));
+    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; MAX_READ]);
 }
 
 /// Reads what the socket holds now (without waiting) into the framer, through the
@@ -225,9 +241,10 @@ thread_local! {
 fn read_ready(stream: &TcpStream, framer: &mut Framer) -> io::Result<usize> {
     READ_BUFFER.with(|buffer| {
         let mut buffer = buffer.borrow_mut();
-        buffer.clear();
-        let n = stream.try_read_buf(&mut *buffer)?;
-        framer.push(&buffer);
+        let room = framer.read_size();
+        let n = stream.try_read(&mut buffer[..room])?;
+        framer.note_read(n, room);
+        framer.push(&buffer[..n]);
         Ok(n)
     })
 }

@@ -4,10 +4,21 @@
 //! three of them. This module restores the message boundaries. A message ends at:
 //!
 //! - a line feed (`\n`, with an optional `\r` before it, so telnet and `nc -C` work), or
-//! - a pause: bytes without a line feed followed by [`FrameLimits::partial_timeout`] of
-//!   silence, or by the end of the stream. This is how a peer written exactly as the lab
-//!   handout says frames its messages: it sends `hello` with no newline and waits for the
-//!   reply, so the silence itself marks the end.
+//! - the moment its sender stops sending: a read leaves bytes without a line feed and
+//!   nothing more is waiting on the socket. This is how a peer written exactly as the lab
+//!   handout says frames its messages: it sends `hello` with no newline and waits in
+//!   `recv()` for the reply, so its silence marks the end. It is also how the handout's own
+//!   server sees them: its one `recv()` returns whatever has arrived.
+//!
+//! Pieces of one message can arrive with a gap between them, and some signs show that more
+//! is coming: a read of this message filled its whole buffer, the bytes end partway
+//! through a UTF-8 character, or the peer has already sent newline-terminated lines (so
+//! these bytes are probably the start of another). Then the bytes get a short grace ([`FrameLimits::partial_timeout`],
+//! 2 ms) for the rest to arrive, and still end the message if nothing does. Without such a
+//! sign a bare message is answered at once. Pieces that arrive further apart are separate
+//! messages, as they are for the handout's server. One exception keeps line-based peers
+//! whole: an empty line ending that arrives straight after a message that ended without
+//! one is that message's ending (`nc -C` sends `hello`, then `\r\n`), not a message.
 //!
 //! Memory stays bounded: a line longer than [`FrameLimits::max_line_len`] is read and thrown
 //! away as it arrives, and reported as [`Frame::TooLong`] once it ends.
@@ -16,19 +27,25 @@ use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// How much a connection's first read asks the kernel for: enough for many messages.
+/// How much a connection's first read asks the kernel for: enough for many short messages,
+/// and small enough that a long one fills it, which shows that more of it is on its way.
 const FIRST_READ: usize = 4 * 1024;
 
 /// The most a single read asks the kernel for. Reads grow to this while they keep coming
 /// back full, as they do for a client that pipelines: fewer, larger reads and writes.
 pub const MAX_READ: usize = 64 * 1024;
 
+/// The default grace for a bare message's later pieces: long enough for the pieces of one
+/// write to follow each other, short enough that nobody notices it.
+pub const DEFAULT_PARTIAL_TIMEOUT: Duration = Duration::from_millis(2);
+
 /// The limits and timeouts a [`FrameReader`] works with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameLimits {
     /// The longest message, in bytes (line ending excluded), that is delivered whole.
     pub max_line_len: usize,
-    /// How long a message without a line ending may pause before it counts as complete.
+    /// How long bytes without a line ending wait for more when there is a sign that more
+    /// is coming (see the module documentation).
     pub partial_timeout: Duration,
     /// How long to wait for the first byte of a message; `None` waits forever.
     pub idle_timeout: Option<Duration>,
@@ -38,7 +55,7 @@ impl Default for FrameLimits {
     fn default() -> Self {
         FrameLimits {
             max_line_len: 64 * 1024,
-            partial_timeout: Duration::from_millis(50),
+            partial_timeout: DEFAULT_PARTIAL_TIMEOUT,
             idle_timeout: None,
         }
     }
@@ -77,11 +94,24 @@ impl TimedRead for &TcpStream {
     }
 }
 
+/// What a reader should do when no complete line is buffered, by the rules in the module
+/// documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// The buffered bytes are a whole message: take them with [`Framer::take_rest`].
+    MessageComplete,
+    /// Part of a message is buffered: read more, waiting at most this long. If nothing
+    /// comes, the sender has stopped: take the message with [`Framer::take_rest`].
+    Grace(Duration),
+    /// Nothing is buffered: wait for the next message this long at most (`None`: forever).
+    Idle(Option<Duration>),
+}
+
 /// The framing rules without any I/O: bytes go in, [`Frame`]s come out. The blocking
 /// [`FrameReader`] and the async server both read through one of these.
 #[derive(Debug, Default)]
 pub struct Framer {
-    max_line_len: usize,
+    limits: FrameLimits,
     /// Bytes received but not yet returned live in `buf[start..]`.
     buf: Vec<u8>,
     start: usize,
@@ -91,15 +121,62 @@ pub struct Framer {
     line_end: Option<usize>,
     /// Bytes of an over-long message already thrown away.
     discarded: usize,
+    /// A read of the message being received filled its buffer: more was waiting.
+    more_expected: bool,
+    /// How many bytes the next read should ask for.
+    read_size: usize,
+    /// The peer has sent a newline-terminated line, so bytes without one are probably the
+    /// first piece of another.
+    sends_lines: bool,
+    /// The last message ended without a line ending (its sender stopped).
+    ended_without_newline: bool,
 }
 
 impl Framer {
-    /// A framer that delivers messages of up to `max_line_len` bytes.
-    pub fn new(max_line_len: usize) -> Self {
+    /// A framer that delivers messages within `limits`.
+    pub fn new(limits: FrameLimits) -> Self {
         Framer {
-            max_line_len,
+            limits,
+            read_size: FIRST_READ,
             ..Framer::default()
         }
+    }
+
+    /// How many bytes the next read should ask for. Reads grow to [`MAX_READ`] while they
+    /// keep coming back full, as they do for a client that pipelines: fewer, larger reads.
+    pub fn read_size(&self) -> usize {
+        self.read_size
+    }
+
+    /// Records that a read returned `got` bytes when it had room for `asked`. A full read
+    /// means more was waiting: the message is arriving in pieces.
+    pub fn note_read(&mut self, got: usize, asked: usize) {
+        if got == asked {
+            self.more_expected = true;
+            self.read_size = (2 * got).clamp(FIRST_READ, MAX_READ);
+        }
+    }
+
+    /// What to do now that no complete line is buffered.
+    pub fn wait(&self) -> Wait {
+        if !self.is_mid_message() {
+            Wait::Idle(self.limits.idle_timeout)
+        } else if !self.more_expected && !self.sends_lines && !self.ends_mid_character() {
+            Wait::MessageComplete
+        } else {
+            Wait::Grace(self.limits.partial_timeout)
+        }
+    }
+
+    /// True when the buffered bytes end partway through a UTF-8 character, so more must
+    /// follow.
+    fn ends_mid_character(&self) -> bool {
+        let pending = &self.buf[self.start..];
+        let tail = &pending[pending.len().saturating_sub(4)..];
+        let Some(lead) = tail.iter().rposition(|&b| b & 0xC0 != 0x80) else {
+            return false;
+        };
+        matches!(std::str::from_utf8(&tail[lead..]), Err(e) if e.error_len().is_none())
     }
 
     /// The buffer to append newly received bytes to.
@@ -140,16 +217,37 @@ impl Framer {
         }
         let unscanned = &self.buf[self.start + self.scanned..];
         if let Some(i) = memchr::memchr(b'\n', unscanned) {
-            self.line_end = Some(self.start + self.scanned + i);
+            let end = self.start + self.scanned + i;
+            if self.is_late_line_ending(end) {
+                self.start = end + 1;
+                self.scanned = 0;
+                return self.has_line();
+            }
+            self.line_end = Some(end);
             return true;
         }
         self.scanned = self.pending();
-        if self.pending() > self.max_line_len {
+        if !matches!(&self.buf[self.start..], [] | [b'\r']) {
+            self.ended_without_newline = false;
+        }
+        if self.pending() > self.limits.max_line_len {
             self.discarded += self.pending();
             self.buf.truncate(self.start);
             self.scanned = 0;
         }
         false
+    }
+
+    /// True when the line ending at `end` is empty and comes straight after a message that
+    /// ended without one: it is that message's line ending, sent in a write of its own (as
+    /// `nc -C` does), not an empty message. Its message has been answered already.
+    fn is_late_line_ending(&mut self, end: usize) -> bool {
+        let late = self.ended_without_newline
+            && self.discarded == 0
+            && matches!(&self.buf[self.start..end], [] | [b'\r']);
+        self.ended_without_newline = false;
+        self.sends_lines |= late;
+        late
     }
 
     /// Consumes and returns the next complete line, if one is buffered.
@@ -158,9 +256,13 @@ impl Framer {
             return None;
         }
         let end = self.line_end.take()?;
+        self.sends_lines = true;
         let line_start = self.start;
         self.start = end + 1;
         self.scanned = 0;
+        if self.pending() == 0 {
+            self.more_expected = false;
+        }
         Some(self.frame(line_start, end))
     }
 
@@ -169,7 +271,7 @@ impl Framer {
         self.pending() > 0 || self.discarded > 0
     }
 
-    /// Consumes everything buffered as one message: the sender paused or closed.
+    /// Consumes everything buffered as one message: the sender stopped or closed.
     pub fn take_rest(&mut self) -> Option<Frame<'_>> {
         if !self.is_mid_message() {
             return None;
@@ -178,6 +280,8 @@ impl Framer {
         self.start = end;
         self.scanned = 0;
         self.line_end = None;
+        self.more_expected = false;
+        self.ended_without_newline = true;
         Some(self.frame(line_start, end))
     }
 
@@ -194,7 +298,7 @@ impl Framer {
         }
         let len = self.discarded + line.len();
         self.discarded = 0;
-        if len > self.max_line_len {
+        if len > self.limits.max_line_len {
             Frame::TooLong { len }
         } else {
             Frame::Message(line)
@@ -207,10 +311,7 @@ impl Framer {
 #[derive(Debug)]
 pub struct FrameReader<R> {
     source: R,
-    limits: FrameLimits,
     framer: Framer,
-    /// How many bytes the next read asks for.
-    read_size: usize,
     /// The read timeout currently set on `source`, to avoid a system call per read.
     timeout: Option<Option<Duration>>,
 }
@@ -220,9 +321,7 @@ impl<R: TimedRead> FrameReader<R> {
     pub fn new(source: R, limits: FrameLimits) -> Self {
         FrameReader {
             source,
-            limits,
-            framer: Framer::new(limits.max_line_len),
-            read_size: FIRST_READ,
+            framer: Framer::new(limits),
             timeout: None,
         }
     }
@@ -238,11 +337,10 @@ impl<R: TimedRead> FrameReader<R> {
             if self.framer.has_line() {
                 return Ok(self.framer.next_line());
             }
-            let mid_message = self.framer.is_mid_message();
-            let timeout = if mid_message {
-                Some(self.limits.partial_timeout)
-            } else {
-                self.limits.idle_timeout
+            let (timeout, mid_message) = match self.framer.wait() {
+                Wait::MessageComplete => return Ok(self.framer.take_rest()),
+                Wait::Grace(grace) => (Some(grace), true),
+                Wait::Idle(idle) => (idle, false),
             };
             match self.fill(timeout) {
                 Ok(0) => return Ok(self.framer.take_rest()),
@@ -277,14 +375,15 @@ impl<R: TimedRead> FrameReader<R> {
             self.source.set_read_timeout(timeout)?;
             self.timeout = Some(timeout);
         }
+        let read_size = self.framer.read_size();
         let buf = self.framer.buffer_to_fill();
         let old_len = buf.len();
-        buf.resize(old_len + self.read_size, 0);
+        buf.resize(old_len + read_size, 0);
         let result = self.source.read(&mut buf[old_len..]);
         let n = *result.as_ref().unwrap_or(&0);
         buf.truncate(old_len + n);
-        if n == self.read_size {
-            self.read_size = (2 * n).min(MAX_READ);
+        if result.is_ok() {
+            self.framer.note_read(n, read_size);
         }
         result
     }
@@ -370,8 +469,11 @@ mod tests {
     #[test]
     fn a_line_split_across_reads_is_one_message() {
         assert_eq!(
-            frames(vec![Send(b"hel"), Send(b"lo\nwor"), Send(b"ld\n")], 100),
-            ["hello", "world"]
+            frames(
+                vec![Send(b"hel\xc3"), Send(b"\xa9lo\nwor"), Send(b"ld\n")],
+                100
+            ),
+            ["helélo", "world"]
         );
     }
 
@@ -384,11 +486,53 @@ mod tests {
     }
 
     #[test]
-    fn a_pause_ends_a_message_without_newline() {
+    fn a_pause_ends_a_line_senders_message_without_newline() {
+        let script = vec![
+            Send(b"a\n"),
+            Send(b"hel"),
+            Send(b"lo"),
+            Pause,
+            Send(b"world\n"),
+        ];
+        assert_eq!(frames(script, 100), ["a", "hello", "world"]);
+    }
+
+    #[test]
+    fn a_bare_message_ends_when_the_socket_is_empty() {
+        // No pause is needed: as for the handout's recv() server, each read that empties
+        // the socket ends a message.
+        let script = vec![Send(b"one"), Send(b"two"), Send(b"three\n")];
+        assert_eq!(frames(script, 100), ["one", "two", "three"]);
+    }
+
+    #[test]
+    fn a_read_that_fills_its_buffer_waits_for_the_rest() {
+        const FULL: &[u8] = &[b'x'; FIRST_READ];
+        let long = format!("{}yz", "x".repeat(FIRST_READ));
         assert_eq!(
-            frames(vec![Send(b"hello"), Pause, Send(b"world"), Pause], 100),
-            ["hello", "world"]
+            frames(vec![Send(FULL), Send(b"yz")], 2 * FIRST_READ),
+            [long]
         );
+    }
+
+    #[test]
+    fn a_character_cut_in_two_waits_for_the_rest() {
+        let script = vec![Send(b"caf\xc3"), Send(b"\xa9"), Send(b"ok")];
+        assert_eq!(frames(script, 100), ["café", "ok"]);
+    }
+
+    #[test]
+    fn a_line_ending_sent_after_its_message_is_not_an_empty_message() {
+        // nc -C writes "hello", then "\r\n": the message may be answered before its line
+        // ending arrives. A real empty line is still a message.
+        let script = vec![Send(b"hello"), Send(b"\r\nworld"), Send(b"\n"), Send(b"\n")];
+        assert_eq!(frames(script, 100), ["hello", "world", ""]);
+    }
+
+    #[test]
+    fn a_line_sender_gets_the_grace_for_every_piece() {
+        let script = vec![Send(b"a\n"), Send(b"hel"), Send(b"lo\n")];
+        assert_eq!(frames(script, 100), ["a", "hello"]);
     }
 
     #[test]
@@ -412,14 +556,14 @@ mod tests {
 
     #[test]
     fn over_long_line_is_reported_and_the_next_line_survives() {
-        let script = vec![Send(b"0123456789"), Send(b"abcdef\nok\n")];
-        assert_eq!(frames(script, 8), ["<too long: 16>", "ok"]);
+        let script = vec![Send(b"go\n0123456789"), Send(b"abcdef\nok\n")];
+        assert_eq!(frames(script, 8), ["go", "<too long: 16>", "ok"]);
     }
 
     #[test]
     fn over_long_line_ended_by_a_pause_is_reported() {
-        let script = vec![Send(b"0123456789"), Send(b"abc"), Pause, Send(b"ok\n")];
-        assert_eq!(frames(script, 8), ["<too long: 13>", "ok"]);
+        let script = vec![Send(b"go\n0123456789"), Send(b"abc"), Pause, Send(b"ok\n")];
+        assert_eq!(frames(script, 8), ["go", "<too long: 13>", "ok"]);
     }
 
     #[test]
@@ -430,13 +574,16 @@ mod tests {
     #[test]
     fn buffer_stays_bounded_while_discarding() {
         let chunk: &'static [u8] = &[b'x'; 1000];
-        let mut script: Vec<Step> = (0..100).map(|_| Send(chunk)).collect();
+        let mut script = vec![Send(b"go\n")];
+        script.extend((0..100).map(|_| Send(chunk)));
         script.push(Send(b"\n"));
         let limits = FrameLimits {
             max_line_len: 2000,
             ..FrameLimits::default()
         };
         let mut reader = FrameReader::new(Script(script.into()), limits);
+        let first = reader.read_frame().expect("scripted reads do not fail");
+        assert_eq!(first, Some(Frame::Message(b"go")));
         let frame = reader.read_frame().expect("scripted reads do not fail");
         assert_eq!(frame, Some(Frame::TooLong { len: 100_000 }));
         assert!(reader.framer.buf.capacity() < 2000 + 2 * MAX_READ);

@@ -25,10 +25,11 @@ fn lines_that_arrive_together_each_get_a_reply_in_order(
 fn a_message_split_across_writes_is_one_message(
     #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
-    // A long partial timeout makes the pause between the two writes irrelevant, so the
-    // test cannot depend on how fast this machine is.
+    // A peer that sends lines gets the grace for the pieces of each; a long one makes the
+    // pause between the writes irrelevant, so the test cannot depend on this machine's speed.
     let server = Server::start_named(program, &["-t", "upper", "--partial-timeout", "60000"]);
     let mut peer = server.connect();
+    peer.exchange("first", "FIRST");
     peer.send(b"hel");
     peer.send(b"lo wor");
     peer.send(b"ld\nnext\n");
@@ -52,11 +53,28 @@ fn crlf_line_endings_are_accepted_and_not_echoed(
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn handout_style_bare_messages_are_answered(
+fn a_character_split_across_writes_waits_for_its_rest(
     #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
 ) {
-    // The handout's clients sendall("hello") with no newline, then wait in recv().
-    let server = Server::start_named(program, &["-t", "upper"]);
+    // Bytes that end partway through a UTF-8 character cannot be a whole message.
+    let server = Server::start_named(program, &["-t", "upper", "--partial-timeout", "60000"]);
+    let mut peer = server.connect();
+    peer.send(b"caf\xc3");
+    peer.send(b"\xa9");
+    peer.expect_line("CAFÉ");
+    drop(peer);
+    server.assert_still_serving();
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_bare_message_is_answered_as_soon_as_the_client_stops(
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
+) {
+    // The handout's clients sendall("hello") with no newline, then wait in recv(). The
+    // reply must come because the client stopped sending, not because a timer ran out:
+    // with a grace of a minute, only the rule can answer within the step timeout.
+    let server = Server::start_named(program, &["-t", "upper", "--partial-timeout", "60000"]);
     let mut peer = server.connect();
     peer.send(b"hello");
     peer.expect_line("HELLO");

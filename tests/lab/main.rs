@@ -11,9 +11,12 @@ mod framing;
 #[cfg(target_os = "linux")] // net_grade finds ports through /proc
 mod grading;
 mod handout_peers;
+mod handout_tier;
 mod hostile_input;
 mod interop;
 mod reconnect;
 mod server_output;
 mod sessions;
+#[cfg(unix)] // the generator is a shell script
+mod starter;
 mod transforms;
