@@ -58,6 +58,14 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
+/// Once interrupted, waits for the clean-up to end the process: whoever calls this must
+/// not finish (and print a report, and exit) first.
+pub fn wait_if_interrupted() {
+    while interrupted() {
+        thread::park_timeout(Duration::from_secs(1));
+    }
+}
+
 /// Notes that `total` submissions are to be graded.
 pub fn expect(total: usize) {
     state().total = total;
@@ -81,9 +89,13 @@ pub fn finished(name: &str) {
 }
 
 fn clean_up_and_exit(signal: i32) -> ! {
+    // What was going on when the signal came, before the killing ends some of it.
+    let (grading, done, total) = {
+        let state = state();
+        (state.grading.clone(), state.done, state.total)
+    };
     let all_gone = processes::kill_descendants(Duration::from_secs(5));
-    let state = state();
-    for dir in &state.scratch {
+    for dir in &state().scratch {
         let _ = std::fs::remove_dir_all(dir);
     }
     let name = match signal {
@@ -91,10 +103,10 @@ fn clean_up_and_exit(signal: i32) -> ! {
         SIGTERM => "SIGTERM",
         _ => "SIGHUP",
     };
-    let grading = if state.grading.is_empty() {
+    let grading = if grading.is_empty() {
         "nothing in particular".to_string()
     } else {
-        state.grading.join(", ")
+        grading.join(", ")
     };
     let killed = if all_gone {
         "every program it started was killed"
@@ -102,8 +114,8 @@ fn clean_up_and_exit(signal: i32) -> ! {
         "some programs it started may still be running"
     };
     eprintln!(
-        "net_grade: interrupted by {name} while grading {grading} ({} of {} done): {killed} and every scratch copy removed",
-        state.done, state.total
+        "net_grade: interrupted by {name} while grading {grading} ({done} of {total} done): \
+         {killed} and every scratch copy removed"
     );
     std::process::exit(128 + signal);
 }

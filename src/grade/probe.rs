@@ -168,6 +168,29 @@ impl Probe {
         waiting
     }
 
+    /// True when the server has sent bytes we did not ask for: more than a line ending
+    /// (which belongs to the reply before) is waiting.
+    pub fn unasked_bytes(&mut self) -> bool {
+        if self.reader.has_pending() {
+            return true;
+        }
+        let stream = self.stream();
+        let _ = stream.set_nonblocking(true);
+        let mut peeked = [0; 3];
+        let waiting = stream.peek(&mut peeked);
+        let _ = stream.set_nonblocking(false);
+        match waiting {
+            Ok(n) => peeked[..n].iter().any(|b| !matches!(b, b'\r' | b'\n')),
+            Err(_) => false,
+        }
+    }
+
+    /// Makes every later exchange fail because of `why`: the stream is out of step.
+    pub fn give_up(&mut self, why: &str) {
+        let _ = writeln!(self.transcript, "  ({why})");
+        self.broken = Some(why.to_string());
+    }
+
     /// Waits until the server sends something (or closes), up to `until`.
     pub fn wait_for_data(&mut self, until: Instant) -> bool {
         if self.reader.has_pending() {

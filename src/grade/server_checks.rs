@@ -195,7 +195,13 @@ fn probe_server(
     }
     let replies: Vec<Result<String, NoReply>> = messages
         .iter()
-        .map(|m| probe.exchange(m, ctx.until(ctx.timing.reply)))
+        .map(|m| {
+            let reply = probe.exchange(m, ctx.until(ctx.timing.reply));
+            if reply.is_ok() && !in_step(ctx, &mut probe, server) {
+                probe.give_up("the server kept sending after its reply");
+            }
+            reply
+        })
         .collect();
     let answered = judge_replies(messages, &replies, grade);
     grade.transcript("our probe client", probe.transcript.clone());
@@ -233,6 +239,23 @@ fn first_greeting(ctx: &Context, probe: &mut Probe, server: &Launched) -> Option
                 .flatten();
         }
         thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// After a reply: waits until the server blocks, waiting for our next message, and says
+/// whether it did so without sending anything more. A server that keeps sending (a reply
+/// in a loop, say) is out of step, and its next "reply" would be more of the same.
+fn in_step(ctx: &Context, probe: &mut Probe, server: &Launched) -> bool {
+    let until = ctx.until(ctx.timing.reply);
+    loop {
+        if probe.unasked_bytes() {
+            return false;
+        }
+        match server.asleep() {
+            Some(false) if Instant::now() < until => thread::sleep(Duration::from_millis(1)),
+            Some(_) => return !probe.unasked_bytes(),
+            None => return true,
+        }
     }
 }
 
@@ -440,7 +463,10 @@ fn survives_unexpected(ctx: &Context, server: &Program, facts: &ServerFacts, gra
     if facts.greeting.is_some() {
         probe.read_greeting(ctx.until(ctx.timing.reply));
     }
-    let _ = probe.exchange("not a number: ✓ ~!@#", ctx.until(ctx.timing.reply));
+    let first = probe.exchange("not a number: ✓ ~!@#", ctx.until(ctx.timing.reply));
+    if first.is_ok() && !in_step(ctx, &mut probe, &running) {
+        probe.give_up("the server kept sending after its reply");
+    }
     let next = probe.exchange("still there?", ctx.until(ctx.timing.reply));
     if next.is_err() && probe.server_closed() {
         // It hung up: it may be crashing, and its last words tell why.
@@ -448,7 +474,7 @@ fn survives_unexpected(ctx: &Context, server: &Program, facts: &ServerFacts, gra
     }
     let why = match (&next, running.is_running()) {
         (Ok(_), _) => "it went on serving".to_string(),
-        (Err(_), true) => "it stopped answering".to_string(),
+        (Err(no_reply), true) => format!("it stopped answering ({})", no_reply.why),
         (Err(_), false) => format!("it exited: {}", last_lines(&running.stderr(), 3)),
     };
     grade.require(requirement, next.is_ok(), why);

@@ -85,6 +85,7 @@ pub fn run(pairs: &Pairs, settings: &Settings) -> Result<Vec<Grade>, String> {
     let containment = contain(&prepared, namespaces);
     interrupt::expect(prepared.len());
     let grades = grade_all(&prepared, settings, &containment);
+    interrupt::wait_if_interrupted();
     processes::kill_descendants(Duration::from_secs(5));
     Ok(grades)
 }
@@ -183,6 +184,9 @@ fn grade_all(prepared: &[Prepared], settings: &Settings, containment: &Containme
     let describe = |grade: &mut Grade| grade.isolation.clone_from(&containment.description);
     let run = |copy: &Prepared| {
         let submission = &copy.submission;
+        if interrupt::interrupted() {
+            return Grade::ungraded(&submission.name, "", "net_grade was interrupted");
+        }
         interrupt::started(&submission.name);
         let mut grade = if isolated {
             let assignment = Assignment {
