@@ -2,11 +2,13 @@
 //! behaves: how many messages it sends, whether it waits for each reply, whether it
 //! closes.
 //!
-//! Whether the client waits is seen without slowing a client that does: each reply is
-//! held back only until the client is blocked (waiting for it) or sends more (not
-//! waiting), and a message that arrives while our last reply lies unread in the client's
-//! socket was sent without reading it. Where `/proc` cannot tell (not Linux), the first
-//! few replies are held back a fixed moment instead.
+//! Whether the client waits is seen without slowing a client that does: each of the
+//! first few replies is held back only until the client is blocked (waiting for it) or
+//! sends more (not waiting), and a message that arrives while one of those replies lies
+//! unread in the client's socket was sent without reading it. Later replies go out at
+//! once (a message already there when one is sent still counts as early), so a client
+//! of a thousand messages runs at full speed. Where `/proc` cannot tell (not Linux), the
+//! first few replies are held back a fixed moment instead.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -25,11 +27,11 @@ use super::processes;
 /// neither blocks nor sends more in this time is busy elsewhere, and gets its reply.
 const HOLD_LIMIT: Duration = Duration::from_millis(250);
 
-/// Without `/proc`: how long each of the first [`FIXED_HOLDS`] replies is held back.
-const FIXED_HOLD: Duration = Duration::from_millis(100);
+/// How many replies are held back (and checked for being read before the next message).
+const HELD_REPLIES: usize = 5;
 
-/// Without `/proc`: how many replies are held back.
-const FIXED_HOLDS: usize = 3;
+/// Without `/proc`: how long each held reply is held back.
+const FIXED_HOLD: Duration = Duration::from_millis(100);
 
 /// How often the client's processes are looked up again (it may fork).
 const MEMBERS_REFRESH: Duration = Duration::from_millis(100);
@@ -211,7 +213,8 @@ fn watch(
             Err(e) if peer_hung_up(&e) => return mark_closed(connection),
             Err(_) => return,
         };
-        let unread = replies_sent(connection) > 0 && reply_unread(stream);
+        let sent = replies_sent(connection);
+        let unread = (1..=HELD_REPLIES).contains(&sent) && reply_unread(stream);
         let early = match (sent_before, unread) {
             (true, _) => Some(Early::BeforeReply),
             (false, true) => Some(Early::ReplyUnread),
@@ -222,7 +225,11 @@ fn watch(
             c.messages.push((message, early));
         }
         shared.events.fetch_add(1, Ordering::SeqCst);
-        sent_before = hold_reply(&mut reader, stream, shared, replies_sent(connection));
+        sent_before = if sent < HELD_REPLIES {
+            hold_reply(&mut reader, stream, shared)
+        } else {
+            reader.has_pending() || more_waiting(stream)
+        };
         if let Err(e) = (&mut &*stream).write_all(format!("{reply}\n").as_bytes()) {
             if peer_hung_up(&e) {
                 mark_closed(connection);
@@ -242,12 +249,7 @@ fn replies_sent(connection: &Mutex<Connection>) -> usize {
 
 /// Holds the reply back until the client is blocked or sends more; returns whether it
 /// sent more (its next message came before this reply).
-fn hold_reply(
-    reader: &mut FrameReader<&TcpStream>,
-    stream: &TcpStream,
-    shared: &Shared,
-    replies_sent: usize,
-) -> bool {
+fn hold_reply(reader: &mut FrameReader<&TcpStream>, stream: &TcpStream, shared: &Shared) -> bool {
     let limit = Instant::now() + HOLD_LIMIT;
     loop {
         if reader.has_pending() || more_waiting(stream) {
@@ -258,9 +260,7 @@ fn hold_reply(
             Some(false) if Instant::now() < limit => thread::sleep(Duration::from_micros(500)),
             Some(false) => return false,
             None => {
-                if replies_sent < FIXED_HOLDS {
-                    thread::sleep(FIXED_HOLD);
-                }
+                thread::sleep(FIXED_HOLD);
                 return reader.has_pending() || more_waiting(stream);
             }
         }

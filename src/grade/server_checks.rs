@@ -31,6 +31,10 @@ const GREETING_WAIT: Duration = Duration::from_millis(100);
 /// however loaded the machine is.
 const SPIN_SHARE: f64 = 0.5;
 
+/// A server that uses this much CPU without blocking once, after its client left, is
+/// spinning: handling a close takes a well-written server well under a millisecond.
+const SPIN_CPU: Duration = Duration::from_millis(50);
+
 /// What the server checks learnt that the client checks need.
 #[derive(Debug, Clone)]
 pub struct ServerFacts {
@@ -351,7 +355,7 @@ fn idle_share(ctx: &Context, server: &mut Launched) -> Idle {
         match server.asleep() {
             None => return Idle::Unknown,
             Some(true) => break,
-            Some(false) if used.cpu >= window / 2 || Instant::now() >= settle_until => {
+            Some(false) if used.cpu >= SPIN_CPU.min(window / 2) || Instant::now() >= settle_until => {
                 // It never blocked: it was running or ready to run all along.
                 return Idle::Share(share(used.runnable(), started.elapsed()));
             }

@@ -2,6 +2,7 @@
 //! the time limit or by a signal; scratch copies are removed; and a submission cannot
 //! forge its grade or stop the grader (as root, where it runs as nobody).
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -9,32 +10,37 @@ use std::time::{Duration, Instant};
 use rstest::rstest;
 
 use super::{
-    contents, copies_on_a_free_port, graded, is_root, json_of, net_grade, processes_inside,
-    reasons, row_in, scratch_root, survivors, system_path_first, with_verdict, QUICK, RUN_TIMEOUT,
+    contents, copies_on_a_free_port, is_root, net_grade, processes_inside, ran, reasons,
+    row_in, run_to_end, scratch_root, survivors, system_path_first, with_verdict, Ran, QUICK,
+    RUN_TIMEOUT,
 };
 use crate::support::{fixture, program, TEST_TIMEOUT};
+
+/// The shared run: every fixture submission, graded at once.
+pub fn grade_every_fixture() -> Ran {
+    let folders: Vec<PathBuf> = std::fs::read_dir(fixture("submissions"))
+        .expect("fixtures/submissions")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    let scratch = scratch_root();
+    let mut cmd = net_grade(scratch.path());
+    cmd.arg("--json").args(QUICK).args(&folders);
+    run_to_end(&mut cmd, scratch.path())
+}
 
 #[rstest]
 #[timeout(TEST_TIMEOUT * 4)]
 fn nothing_a_submission_started_survives_grading() {
     // The forking server leaves children and a `sleep 1000` behind; the streaming and
     // spinning ones never stop on their own; one server ignores SIGINT and SIGTERM.
-    let graded = graded();
-    assert_eq!(graded.survivors, [] as [String; 0], "left running");
-    assert_eq!(graded.leftovers, [] as [std::path::PathBuf; 0], "scratch left");
-}
-
-/// What an interrupted run printed, how it ended, and what it left behind.
-struct Interrupted {
-    code: Option<i32>,
-    stderr: String,
-    survivors: Vec<String>,
-    leftovers: Vec<std::path::PathBuf>,
+    let ran = ran("fixtures");
+    assert_eq!(ran.survivors, [] as [String; 0], "left running");
+    assert_eq!(ran.leftovers, [] as [PathBuf; 0], "scratch left");
 }
 
 /// Grades a copy of the server that ignores SIGINT and SIGTERM, and sends net_grade
 /// `signal` once one of its programs is running.
-fn interrupt_while_grading(signal: &str) -> Interrupted {
+pub fn interrupt_while_grading(signal: &str) -> Ran {
     let (dir, _) = copies_on_a_free_port("sigint_ignoring_server", &["stubborn"]);
     let scratch = scratch_root();
     let mut child = Command::new(program("net_grade"))
@@ -67,8 +73,9 @@ fn interrupt_while_grading(signal: &str) -> Interrupted {
     let (code, stderr) = finished
         .recv_timeout(RUN_TIMEOUT)
         .expect("net_grade ends after the signal");
-    Interrupted {
+    Ran {
         code: code.expect("its exit status"),
+        stdout: String::new(),
         stderr,
         survivors: survivors(scratch.path()),
         leftovers: contents(scratch.path()),
@@ -84,7 +91,7 @@ fn a_signal_kills_everything_removes_the_scratch_copies_and_says_what_it_stopped
     #[case] signal: &str,
     #[case] code: i32,
 ) {
-    let interrupted = interrupt_while_grading(signal);
+    let interrupted = ran(signal);
     assert_eq!(interrupted.code, Some(code), "{}", interrupted.stderr);
     assert!(
         interrupted
@@ -94,39 +101,52 @@ fn a_signal_kills_everything_removes_the_scratch_copies_and_says_what_it_stopped
         interrupted.stderr
     );
     assert_eq!(interrupted.survivors, [] as [String; 0], "left running");
-    assert_eq!(
-        interrupted.leftovers,
-        [] as [std::path::PathBuf; 0],
-        "scratch left"
-    );
+    assert_eq!(interrupted.leftovers, [] as [PathBuf; 0], "scratch left");
+}
+
+/// A client that never ends, graded with a time limit of one second.
+pub fn grade_past_the_time_limit() -> Ran {
+    let (dir, _) = copies_on_a_free_port("never_closes_client", &["slow"]);
+    let scratch = scratch_root();
+    let mut cmd = net_grade(scratch.path());
+    cmd.args(QUICK)
+        .args(["--json", "--time-limit", "1"])
+        .arg(dir.path().join("slow"));
+    run_to_end(&mut cmd, scratch.path())
 }
 
 #[rstest]
 #[timeout(TEST_TIMEOUT * 4)]
 fn a_submission_that_takes_too_long_is_stopped_at_its_time_limit() {
-    let (dir, _) = copies_on_a_free_port("never_closes_client", &["slow"]);
-    let scratch = scratch_root();
-    let output = net_grade(scratch.path())
-        .args(QUICK)
-        .args(["--json", "--time-limit", "1"])
-        .arg(dir.path().join("slow"))
-        .output()
-        .expect("net_grade runs");
-    assert_eq!(output.status.code(), Some(1));
-    let json = json_of(&output);
+    let ran = ran("time limit");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    let json = ran.json();
     let row = row_in(&json, "slow");
     assert!(
         reasons(row).contains("time limit (1s) ran out"),
         "no time limit in:\n{row:#}"
     );
-    assert_eq!(survivors(scratch.path()), [] as [String; 0], "left running");
+    assert_eq!(ran.survivors, [] as [String; 0], "left running");
+}
+
+/// The forger, which tries to write its grade into net_grade's output and kill it.
+pub fn grade_the_forger(isolation: &str) -> Ran {
+    if !is_root() {
+        return Ran::default();
+    }
+    let scratch = scratch_root();
+    let mut cmd = net_grade(scratch.path());
+    cmd.args(QUICK)
+        .args(["--json", "--isolation", isolation])
+        .arg(fixture("hostile/forger"));
+    run_to_end(&mut cmd, scratch.path())
 }
 
 #[rstest]
-#[case::in_namespaces("auto")]
-#[case::without_namespaces("none")]
+#[case::in_namespaces("forger in namespaces")]
+#[case::without_namespaces("forger without")]
 #[timeout(TEST_TIMEOUT * 4)]
-fn a_submission_cannot_forge_its_grade_or_stop_the_grader(#[case] isolation: &str) {
+fn a_submission_cannot_forge_its_grade_or_stop_the_grader(#[case] run: &str) {
     if !is_root() {
         eprintln!(
             "skipped: needs root (student code then runs as nobody; as your own user it \
@@ -134,20 +154,14 @@ fn a_submission_cannot_forge_its_grade_or_stop_the_grader(#[case] isolation: &st
         );
         return;
     }
-    let scratch = scratch_root();
-    let output = net_grade(scratch.path())
-        .args(QUICK)
-        .args(["--json", "--isolation", isolation])
-        .arg(fixture("hostile/forger"))
-        .output()
-        .expect("net_grade runs");
+    let ran = ran(run);
     // Not killed, not fooled: it reports, and the forger's "server" never listened.
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let json = json_of(&output);
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    let json = ran.json();
     let row = row_in(&json, "forger");
     assert_eq!(with_verdict(row, "PASS"), [] as [&str; 0], "{row:#}");
     let transcripts = row["transcripts"].to_string();
     assert!(transcripts.contains("cannot write into"), "{row:#}");
     assert!(!transcripts.contains("killed"), "{row:#}");
-    assert_eq!(survivors(scratch.path()), [] as [String; 0], "left running");
+    assert_eq!(ran.survivors, [] as [String; 0], "left running");
 }

@@ -1,74 +1,60 @@
-//! What net_grade is given: same-port submissions with and without namespaces, pairs of
-//! commands, a given port, folders without the programs, nonsense settings, and the
-//! gradebook formats.
+//! What net_grade is given: same-port submissions without namespaces and a given port
+//! (with namespaces, the fixtures' two lab2 folders share one), pairs of commands,
+//! folders without the programs, nonsense settings, and the gradebook formats.
 
 use rstest::rstest;
 
 use super::{
-    copies_on_a_free_port, json_of, net_grade, reasons, row_in, scratch_root, with_verdict,
-    QUICK, REQUIREMENTS,
+    copies_on_a_free_port, net_grade, ran, reasons, row_in, run_to_end, scratch_root,
+    with_verdict, Ran, QUICK, REQUIREMENTS,
 };
 use crate::support::{fixture, program, TEST_TIMEOUT};
 
-#[rstest]
-#[timeout(TEST_TIMEOUT * 4)]
-fn same_port_submissions_are_graded_side_by_side_in_namespaces() {
-    let (dir, _) = copies_on_a_free_port("correct", &["first", "second"]);
+/// Two copies of the correct pair on one port, without namespaces, the port given.
+pub fn grade_same_port_copies_in_turn() -> Ran {
+    let (dir, port) = copies_on_a_free_port("correct", &["first", "second"]);
     let scratch = scratch_root();
-    let output = net_grade(scratch.path())
-        .args(QUICK)
-        .args(["--json", "--isolation", "namespace"])
+    let mut cmd = net_grade(scratch.path());
+    cmd.args(QUICK)
+        .args(["--isolation", "none", "--port", &port.to_string()])
         .arg(dir.path().join("first"))
-        .arg(dir.path().join("second"))
-        .output()
-        .expect("net_grade runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if output.status.code() == Some(2) && stderr.contains("namespaces do not work here") {
-        eprintln!("skipped: {}", stderr.trim());
-        return;
-    }
-    assert!(output.status.success(), "{stderr}");
-    let json = json_of(&output);
-    for name in ["first", "second"] {
-        assert_eq!(row_in(&json, name)["passed"], 16, "{json:#}");
-    }
+        .arg(dir.path().join("second"));
+    let mut ran = run_to_end(&mut cmd, scratch.path());
+    ran.stderr.push_str(&format!("\n(port {port})"));
+    ran
 }
 
 #[rstest]
 #[timeout(TEST_TIMEOUT * 4)]
 fn same_port_submissions_are_graded_in_turn_without_namespaces_with_a_readable_report() {
-    let (dir, port) = copies_on_a_free_port("correct", &["first", "second"]);
-    let scratch = scratch_root();
-    let assert = net_grade(scratch.path())
-        .args(QUICK)
-        .args(["--isolation", "none"])
-        .arg(dir.path().join("first"))
-        .arg(dir.path().join("second"))
-        .assert()
-        .success();
-    let text = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let ran = ran("in turn");
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    let port = ran.stderr.rsplit("(port ").next().unwrap_or_default();
+    let port = port.trim_end_matches(')');
     for expected in [
         "== first ==",
         "== second ==",
         "isolation: no namespaces (--isolation none)",
-        &format!("  PASS  server listens: on port {port}, found from its own sockets"),
+        &format!("  PASS  server listens: on port {port}, as given"),
         "our probe client <-> their server",
         "  PASS  replies to each message: 4 of 4 messages answered",
         "-- our probe client",
         "submission",
     ] {
-        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+        assert!(ran.stdout.contains(expected), "no {expected:?} in:\n{}", ran.stdout);
     }
     assert_eq!(
-        text.matches("result: 16 passed, 0 failed, 0 skipped").count(),
+        ran.stdout
+            .matches("result: 16 passed, 0 failed, 0 skipped")
+            .count(),
         2,
-        "{text}"
+        "{}",
+        ran.stdout
     );
 }
 
-#[rstest]
-#[timeout(TEST_TIMEOUT * 4)]
-fn a_pair_of_commands_runs_through_the_shell() {
+/// Our own pair, given as commands; the server's goes through `cd`.
+pub fn grade_commands() -> Ran {
     let server = format!(
         "cd {} && exec {} --host 127.0.0.1 -p {{port}}",
         fixture("messages").display(),
@@ -76,30 +62,22 @@ fn a_pair_of_commands_runs_through_the_shell() {
     );
     let client = format!("{} --host {{host}} -p {{port}}", program("net_client").display());
     let scratch = scratch_root();
-    net_grade(scratch.path())
-        .args(QUICK)
-        .args(["--server", &server, "--client", &client])
-        .assert()
-        .success()
-        .stdout(predicates::str::contains(
-            "result: 16 passed, 0 failed, 0 skipped",
-        ));
+    let mut cmd = net_grade(scratch.path());
+    cmd.args(QUICK)
+        .args(["--server", &server, "--client", &client]);
+    run_to_end(&mut cmd, scratch.path())
 }
 
 #[rstest]
 #[timeout(TEST_TIMEOUT * 4)]
-fn a_given_port_is_used_instead_of_finding_it() {
-    let (dir, port) = copies_on_a_free_port("correct", &["correct"]);
-    let scratch = scratch_root();
-    net_grade(scratch.path())
-        .args(QUICK)
-        .args(["--port", &port.to_string()])
-        .arg(dir.path().join("correct"))
-        .assert()
-        .success()
-        .stdout(predicates::str::contains(format!(
-            "PASS  server listens: on port {port}, as given"
-        )));
+fn a_pair_of_commands_runs_through_the_shell() {
+    let ran = ran("commands");
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains("result: 16 passed, 0 failed, 0 skipped"),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[rstest]
@@ -107,13 +85,11 @@ fn a_given_port_is_used_instead_of_finding_it() {
 fn a_folder_without_the_programs_fails_saying_what_is_missing() {
     let empty = tempfile::tempdir().expect("temporary directory");
     let scratch = scratch_root();
-    let output = net_grade(scratch.path())
-        .arg("--json")
-        .arg(empty.path())
-        .output()
-        .expect("net_grade runs");
-    assert_eq!(output.status.code(), Some(1));
-    let json = json_of(&output);
+    let mut cmd = net_grade(scratch.path());
+    cmd.arg("--json").arg(empty.path());
+    let ran = run_to_end(&mut cmd, scratch.path());
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    let json = ran.json();
     let name = empty.path().file_name().expect("a name").to_string_lossy();
     let row = row_in(&json, &name);
     assert_eq!(with_verdict(row, "FAIL"), REQUIREMENTS);

@@ -14,9 +14,9 @@ mod containment;
 mod inputs;
 mod verdicts;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::sync::OnceLock;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -25,7 +25,7 @@ use crate::support::{fixture, program};
 
 /// Options that keep grading quick: a stuck client costs the client timeout, and every
 /// server is watched while idle. Neither decides a verdict by how fast the machine is.
-pub const QUICK: [&str; 4] = ["--client-timeout", "2", "--idle-window", "0.3"];
+pub const QUICK: [&str; 4] = ["--client-timeout", "1", "--idle-window", "0.3"];
 
 /// How long a whole net_grade run may take before the test fails instead of hanging.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -87,55 +87,109 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// The one run over every fixture: its JSON, what it said on stderr, and what it left
-/// behind.
-pub struct Graded {
-    /// The JSON report, parsed.
-    pub json: Value,
-    /// What net_grade printed on stderr.
+/// How a background run of net_grade went.
+#[derive(Debug, Default)]
+pub struct Ran {
+    /// Its exit code (`None` if a signal ended it).
+    pub code: Option<i32>,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr.
     pub stderr: String,
-    /// Processes still running in a scratch copy after net_grade exited.
+    /// Processes still running in a scratch copy after it exited.
     pub survivors: Vec<String>,
-    /// Whatever was left in net_grade's temporary folder.
+    /// Whatever was left in its temporary folder.
     pub leftovers: Vec<PathBuf>,
 }
 
-/// Grades every fixture submission, once for all tests.
-pub fn graded() -> &'static Graded {
-    static GRADED: OnceLock<Graded> = OnceLock::new();
-    GRADED.get_or_init(|| {
-        let folders: Vec<PathBuf> = std::fs::read_dir(fixture("submissions"))
-            .expect("fixtures/submissions")
-            .map(|entry| entry.expect("entry").path())
-            .collect();
-        let scratch = scratch_root();
-        let output = net_grade(scratch.path())
-            .arg("--json")
-            .args(QUICK)
-            .args(&folders)
-            .output()
-            .expect("net_grade runs");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        let json = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{stdout}\n{stderr}"));
-        Graded {
-            json,
-            stderr,
-            survivors: survivors(scratch.path()),
-            leftovers: contents(scratch.path()),
-        }
-    })
+impl Ran {
+    /// The JSON report it printed.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("no JSON report ({e}):\n{}\n{}", self.stdout, self.stderr)
+        })
+    }
+}
+
+/// A net_grade run in the background: its result once there, and a way to wait for it.
+#[derive(Default)]
+struct Slot {
+    result: OnceLock<Result<Ran, String>>,
+    filled: (Mutex<bool>, Condvar),
+}
+
+/// Every net_grade run these tests share. They all start together, in threads of their
+/// own, the first time a test asks for any of them: the suite runs few tests at a time,
+/// and most of a run is waiting.
+const RUNS: [(&str, fn() -> Ran); 9] = [
+    ("fixtures", containment::grade_every_fixture),
+    ("in turn", inputs::grade_same_port_copies_in_turn),
+    ("commands", inputs::grade_commands),
+    ("time limit", containment::grade_past_the_time_limit),
+    ("INT", || containment::interrupt_while_grading("INT")),
+    ("TERM", || containment::interrupt_while_grading("TERM")),
+    ("HUP", || containment::interrupt_while_grading("HUP")),
+    ("forger in namespaces", || containment::grade_the_forger("auto")),
+    ("forger without", || containment::grade_the_forger("none")),
+];
+
+/// The result of the shared run called `name`, waiting for it if need be.
+pub fn ran(name: &str) -> &'static Ran {
+    static SLOTS: OnceLock<HashMap<&'static str, Arc<Slot>>> = OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        RUNS.iter()
+            .map(|&(name, run)| {
+                let slot = Arc::new(Slot::default());
+                let to_fill = Arc::clone(&slot);
+                std::thread::spawn(move || {
+                    let result = std::panic::catch_unwind(run).map_err(|e| {
+                        e.downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default()
+                    });
+                    let _ = to_fill.result.set(result);
+                    *to_fill.filled.0.lock().expect("lock") = true;
+                    to_fill.filled.1.notify_all();
+                });
+                (name, slot)
+            })
+            .collect()
+    });
+    let slot = slots
+        .get(name)
+        .unwrap_or_else(|| panic!("no run called {name}"));
+    let mut filled = slot.filled.0.lock().expect("lock");
+    while !*filled {
+        filled = slot.filled.1.wait(filled).expect("lock");
+    }
+    match slot.result.get().expect("a result") {
+        Ok(ran) => ran,
+        Err(why) => panic!("the {name} run failed: {why}"),
+    }
+}
+
+/// Runs `cmd` (net_grade, with its scratch copies under `scratch`) to its end.
+pub fn run_to_end(cmd: &mut assert_cmd::Command, scratch: &Path) -> Ran {
+    let output = cmd.output().expect("net_grade runs");
+    Ran {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        survivors: survivors(scratch),
+        leftovers: contents(scratch),
+    }
+}
+
+/// The shared run over every fixture, parsed.
+pub fn graded() -> &'static Value {
+    static JSON: OnceLock<Value> = OnceLock::new();
+    JSON.get_or_init(|| ran("fixtures").json())
 }
 
 /// The grade of `submission` in the shared run.
 pub fn row(submission: &str) -> &'static Value {
-    let json = &graded().json;
-    json.as_array()
-        .expect("a JSON array")
-        .iter()
-        .find(|row| row["submission"] == submission)
-        .unwrap_or_else(|| panic!("no grade for {submission} in:\n{json:#}"))
+    row_in(graded(), submission)
 }
 
 /// The grade of `name` in the JSON output of a run of its own.
@@ -145,17 +199,6 @@ pub fn row_in<'a>(json: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|row| row["submission"] == name)
         .unwrap_or_else(|| panic!("no grade for {name} in:\n{json:#}"))
-}
-
-/// The JSON report in a run's output.
-pub fn json_of(output: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON report ({e}):\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
 }
 
 /// The requirements `row` gives `verdict`.
