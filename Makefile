@@ -36,7 +36,8 @@ bench:
 	$(CARGO) build --release --locked --bins
 	ulimit -n "$$(ulimit -Hn)" 2>/dev/null; target/release/net_bench $(ARGS)
 
-# Grade submissions: make grade DIR="submissions/*" (ARGS="--json" for a gradebook).
+# Grade submissions: make grade DIR="submissions/*" (DIR=submissions works too;
+# ARGS="--csv" for a gradebook, ARGS="--json" for every check).
 grade:
 	$(CARGO) build --release --locked --bins
 	target/release/net_grade $(ARGS) $(DIR)
