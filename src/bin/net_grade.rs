@@ -31,7 +31,12 @@ struct Args {
 
     /// Grade this server command instead, run with `sh -c` ({port} and {host} are
     /// filled in).
-    #[arg(long, value_name = "CMD", requires = "client", conflicts_with = "submissions")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        requires = "client",
+        conflicts_with = "submissions"
+    )]
     server: Option<String>,
 
     /// The client command to grade with --server.

@@ -53,7 +53,10 @@ pub fn their_pair(ctx: &Context, server: &Program, client: &Program, grade: &mut
     };
     let server_life = || {
         let runnable = server_run.usage().map(|u| u.runnable());
-        (runnable.unwrap_or_default(), server_run.output_bytes() as u64)
+        (
+            runnable.unwrap_or_default(),
+            server_run.output_bytes() as u64,
+        )
     };
     let ended = run_client(ctx, &mut client_run, &server_life);
     let printed = client_run.stdout();
@@ -106,7 +109,9 @@ pub fn with_our_server(
         Err((verdict, why)) => return grade.not_tested(WITH_OUR_SERVER, verdict, &why),
     };
     observer.watch_client(client_run.pid());
-    let ended = run_client(ctx, &mut client_run, &|| (Duration::ZERO, observer.events()));
+    let ended = run_client(ctx, &mut client_run, &|| {
+        (Duration::ZERO, observer.events())
+    });
     client_run.stop();
     // Every connection has ended with the client; the observer only has to notice.
     let connections = observer.finish(ctx.until(Duration::from_secs(5)));
@@ -130,7 +135,10 @@ fn run_client(ctx: &Context, client: &mut Launched, others: Others) -> Result<Ex
     let life = |client: &Launched| {
         let (other_runnable, other_events) = others();
         let runnable = client.usage().map(|u| u.runnable()).unwrap_or_default();
-        (runnable + other_runnable, client.output_bytes() as u64 + other_events)
+        (
+            runnable + other_runnable,
+            client.output_bytes() as u64 + other_events,
+        )
     };
     let (mut runnable_then, mut events_then) = life(client);
     let mut quiet_since = Instant::now();
@@ -191,11 +199,7 @@ fn judge_client(
         Ok(status) => format!("left a connection open; {status}"),
         Err(why) => why.clone(),
     };
-    grade.require(
-        Requirement::ClientCloses,
-        closed && ended.is_ok(),
-        why,
-    );
+    grade.require(Requirement::ClientCloses, closed && ended.is_ok(), why);
 }
 
 /// Whether the client waited for each reply, and printed them.

@@ -95,8 +95,7 @@ impl StudentUser {
         match self {
             StudentUser::Unprivileged { name, .. } => format!("programs run as {name}"),
             StudentUser::Invoker => {
-                "programs run as your own user (net_grade is not root, so it cannot switch)"
-                    .into()
+                "programs run as your own user (net_grade is not root, so it cannot switch)".into()
             }
         }
     }
@@ -130,7 +129,10 @@ impl Interpreters {
     pub fn usable_by(mut self, launcher: &Launcher) -> (Interpreters, Vec<String>) {
         let mut notes = Vec::new();
         let runs = |path: &Path| launcher.can_run(path);
-        for (slot, name) in [(&mut self.python3, "python3"), (&mut self.python2, "python2")] {
+        for (slot, name) in [
+            (&mut self.python3, "python3"),
+            (&mut self.python2, "python2"),
+        ] {
             let Some(found) = slot.clone() else { continue };
             if runs(&found) {
                 continue;

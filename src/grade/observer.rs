@@ -80,7 +80,10 @@ impl Shared {
     fn client_asleep(&self) -> Option<bool> {
         let mut client = self.client.lock().ok()?;
         let root = client.root?;
-        if client.looked_up.map_or(true, |t| t.elapsed() >= MEMBERS_REFRESH) {
+        if client
+            .looked_up
+            .map_or(true, |t| t.elapsed() >= MEMBERS_REFRESH)
+        {
             client.members = processes::members(root);
             client.looked_up = Some(Instant::now());
         }

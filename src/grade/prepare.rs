@@ -143,7 +143,10 @@ fn common_parent(folders: &[PathBuf]) -> PathBuf {
         return PathBuf::new();
     };
     let mut parent = first.parent().unwrap_or(first).to_path_buf();
-    while !folders.iter().all(|f| f.starts_with(&parent) && f != &parent) {
+    while !folders
+        .iter()
+        .all(|f| f.starts_with(&parent) && f != &parent)
+    {
         match parent.parent() {
             Some(up) => parent = up.to_path_buf(),
             None => break,
@@ -341,7 +344,7 @@ mod tests {
 
     #[test]
     fn a_missing_path_is_refused() {
-        let error = find_submissions(&[PathBuf::from("/no/such/folder")]).unwrap_err();
+        let error = find_submissions(&[PathBuf::from("/no/such/folder")]).expect_err("refused");
         assert!(error.contains("cannot read /no/such/folder"), "{error}");
     }
 }

@@ -163,7 +163,7 @@ impl Probe {
         }
         let stream = self.stream();
         let _ = stream.set_nonblocking(true);
-        let waiting = matches!(stream.peek(&mut [0; 1]), Ok(_));
+        let waiting = stream.peek(&mut [0; 1]).is_ok();
         let _ = stream.set_nonblocking(false);
         waiting
     }
@@ -199,7 +199,7 @@ impl Probe {
         let left = until.saturating_duration_since(Instant::now());
         let stream = self.stream();
         let _ = stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-        matches!(stream.peek(&mut [0; 1]), Ok(_))
+        stream.peek(&mut [0; 1]).is_ok()
     }
 
     /// Reads what the server sends before being spoken to, as one message.
@@ -223,7 +223,7 @@ impl Probe {
             let _ = writeln!(self.transcript, "  ({why})");
             return Err(NoReply { why, closed: false });
         }
-        (&mut &*self.stream())
+        (&mut self.stream())
             .write_all(message.as_bytes())
             .map_err(|e| {
                 let why = format!("cannot send: {}", crate::report::describe(&e));

@@ -201,9 +201,7 @@ mod linux {
         let (local, remote) = (canonical(local), canonical(remote));
         tcp_table()
             .into_iter()
-            .find(|e| {
-                canonical(e.local_address) == local && canonical(e.remote_address) == remote
-            })
+            .find(|e| canonical(e.local_address) == local && canonical(e.remote_address) == remote)
             .map(|e| SocketEntry {
                 inode: e.inode,
                 unread: e.rx_queue,

@@ -133,15 +133,22 @@ pub fn grade_in_namespace(exe: &Path, assignment: &Assignment) -> Grade {
     };
     believe(name, &output).unwrap_or_else(|why| {
         let last = String::from_utf8_lossy(&errors);
-        let last = last.trim().lines().last().unwrap_or("no message").to_string();
-        ungraded(format!("{why} (net_grade in the namespace: {status}: {last})"))
+        let last = last
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or("no message")
+            .to_string();
+        ungraded(format!(
+            "{why} (net_grade in the namespace: {status}: {last})"
+        ))
     })
 }
 
 /// The grade in `output`, if it is one for `name` with every requirement.
 fn believe(name: &str, output: &[u8]) -> Result<Grade, String> {
-    let grade: Grade = serde_json::from_slice(output)
-        .map_err(|e| format!("its grade could not be read: {e}"))?;
+    let grade: Grade =
+        serde_json::from_slice(output).map_err(|e| format!("its grade could not be read: {e}"))?;
     if grade.submission != name {
         return Err(format!(
             "its grade names another submission ({:?})",
@@ -177,7 +184,11 @@ pub fn grade_inside() -> Result<String, String> {
     let assignment: Assignment =
         serde_json::from_str(&input).map_err(|e| format!("cannot read the assignment: {e}"))?;
     let notes = set_up(&assignment)?;
-    let mut grade = super::grade(&assignment.submission, &assignment.launcher, assignment.timing);
+    let mut grade = super::grade(
+        &assignment.submission,
+        &assignment.launcher,
+        assignment.timing,
+    );
     grade.notes.splice(0..0, notes);
     serde_json::to_string(&grade).map_err(|e| e.to_string())
 }
@@ -361,9 +372,15 @@ mod tests {
         grade.complete("nothing ran");
         let json = serde_json::to_vec(&grade).expect("json");
         assert!(believe("bob", &json).is_ok());
-        assert!(believe("alice", &json).unwrap_err().contains("another submission"));
+        assert!(believe("alice", &json)
+            .expect_err("not believed")
+            .contains("another submission"));
         let mut partial = Grade::new("bob");
-        partial.require(super::super::verdict::Requirement::ServerListens, true, "ok");
+        partial.require(
+            super::super::verdict::Requirement::ServerListens,
+            true,
+            "ok",
+        );
         let json = serde_json::to_vec(&partial).expect("json");
         assert!(believe("bob", &json).is_err());
         assert!(believe("bob", b"PASS PASS PASS").is_err());

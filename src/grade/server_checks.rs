@@ -58,7 +58,11 @@ pub fn check_server(ctx: &Context, server: &Program, grade: &mut Grade) -> Optio
             if !output.trim().is_empty() {
                 grade.transcript("server output", output);
             }
-            grade.not_tested(Requirement::NEED_SERVER, verdict, "the server did not listen");
+            grade.not_tested(
+                Requirement::NEED_SERVER,
+                verdict,
+                "the server did not listen",
+            );
             return None;
         }
     };
@@ -233,8 +237,8 @@ fn first_greeting(ctx: &Context, probe: &mut Probe, server: &Launched) -> Option
         // Until the server accepts it, the connection has no inode (0) of its own.
         let theirs = processes::socket(probe.peer_addr(), probe.local_addr());
         let members = server.members();
-        let accepted = theirs
-            .is_some_and(|s| s.inode != 0 && processes::holds_socket(&members, s.inode));
+        let accepted =
+            theirs.is_some_and(|s| s.inode != 0 && processes::holds_socket(&members, s.inode));
         let blocked = processes::all_asleep(&members) == Some(true);
         if accepted && blocked || members.is_empty() || Instant::now() >= until {
             return probe
@@ -355,7 +359,9 @@ fn idle_share(ctx: &Context, server: &mut Launched) -> Idle {
         match server.asleep() {
             None => return Idle::Unknown,
             Some(true) => break,
-            Some(false) if used.cpu >= SPIN_CPU.min(window / 2) || Instant::now() >= settle_until => {
+            Some(false)
+                if used.cpu >= SPIN_CPU.min(window / 2) || Instant::now() >= settle_until =>
+            {
                 // It never blocked: it was running or ready to run all along.
                 return Idle::Share(share(used.runnable(), started.elapsed()));
             }
@@ -486,12 +492,7 @@ fn survives_unexpected(ctx: &Context, server: &Program, facts: &ServerFacts, gra
 
 /// A client that resets its connection (closes it with a reply unread) must not make the
 /// server spin, as an `except:` that never leaves its receive loop does.
-fn reset_without_spinning(
-    ctx: &Context,
-    server: &Program,
-    facts: &ServerFacts,
-    grade: &mut Grade,
-) {
+fn reset_without_spinning(ctx: &Context, server: &Program, facts: &ServerFacts, grade: &mut Grade) {
     let requirement = Requirement::NoSpinAfterReset;
     let Some((mut running, mut probe)) = restart_for(ctx, server, requirement, grade) else {
         return;

@@ -108,9 +108,8 @@ fn prepare_all(pairs: &Pairs, port: Option<u16>) -> Result<Vec<Prepared>, String
             }
             let mut all = Vec::new();
             for (name, folder) in &found.folders {
-                let copy = prepare::prepare_folder(name, folder).map_err(|e| {
-                    format!("cannot copy {}: {}", folder.display(), e)
-                })?;
+                let copy = prepare::prepare_folder(name, folder)
+                    .map_err(|e| format!("cannot copy {}: {}", folder.display(), e))?;
                 if let Some(scratch) = &copy.scratch {
                     interrupt::track_scratch(scratch.path());
                 }
@@ -163,12 +162,9 @@ fn contain(prepared: &[Prepared], namespaces: Result<(), String>) -> Containment
 }
 
 fn uses_python2(submission: &Submission) -> bool {
-    [&submission.server, &submission.client].iter().any(|side| {
-        matches!(
-            side,
-            Side::Ready(Program::Python { version: 2, .. })
-        )
-    })
+    [&submission.server, &submission.client]
+        .iter()
+        .any(|side| matches!(side, Side::Ready(Program::Python { version: 2, .. })))
 }
 
 /// Grades every prepared submission, side by side.

@@ -186,7 +186,8 @@ mod tests {
     #[test]
     fn host_names_come_from_addresses_and_the_readme() {
         let client = "HOST = 'lectura'\nsock.connect((\"lectura.cs.arizona.edu\", 1234))\nprint(\"sys.argv\")\n";
-        let readme = "Run it on lectura.cs.arizona.edu or example.com (see net_client.py, e.g. sys.argv).";
+        let readme =
+            "Run it on lectura.cs.arizona.edu or example.com (see net_client.py, e.g. sys.argv).";
         assert_eq!(
             host_names(client, readme),
             ["lectura", "lectura.cs.arizona.edu", "example.com"]

@@ -331,13 +331,19 @@ mod tests {
         let mut grade = Grade::new("x");
         grade.require(Requirement::ClientCloses, true, "fine");
         grade.require(Requirement::ServerListens, false, "it exited");
-        grade.require(Requirement::ServerListens, true, "ignored: the first word stands");
+        grade.require(
+            Requirement::ServerListens,
+            true,
+            "ignored: the first word stands",
+        );
         assert!(!grade.is_complete());
         grade.complete("the time limit ran out");
         assert!(grade.is_complete());
         assert_eq!(grade.checks[0].verdict, Verdict::Fail);
         assert_eq!(grade.count(Verdict::Pass), 1);
-        assert!(grade.checks[1].reason.starts_with("not tested: the time limit"));
+        assert!(grade.checks[1]
+            .reason
+            .starts_with("not tested: the time limit"));
     }
 
     #[test]

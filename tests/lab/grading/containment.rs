@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 use rstest::rstest;
 
 use super::{
-    contents, copies_on_a_free_port, is_root, net_grade, processes_inside, ran, reasons,
-    row_in, run_to_end, scratch_root, survivors, system_path_first, with_verdict, Ran, QUICK,
-    RUN_TIMEOUT,
+    contents, copies_on_a_free_port, is_root, net_grade, processes_inside, ran, reasons, row_in,
+    run_to_end, scratch_root, survivors, system_path_first, with_verdict, Ran, QUICK, RUN_TIMEOUT,
 };
 use crate::support::{fixture, program, TEST_TIMEOUT};
 
@@ -94,9 +93,9 @@ fn a_signal_kills_everything_removes_the_scratch_copies_and_says_what_it_stopped
     let interrupted = ran(signal);
     assert_eq!(interrupted.code, Some(code), "{}", interrupted.stderr);
     assert!(
-        interrupted
-            .stderr
-            .contains(&format!("interrupted by SIG{signal} while grading stubborn")),
+        interrupted.stderr.contains(&format!(
+            "interrupted by SIG{signal} while grading stubborn"
+        )),
         "{}",
         interrupted.stderr
     );

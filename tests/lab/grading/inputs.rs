@@ -5,8 +5,8 @@
 use rstest::rstest;
 
 use super::{
-    copies_on_a_free_port, net_grade, ran, reasons, row_in, run_to_end, scratch_root,
-    with_verdict, Ran, QUICK, REQUIREMENTS,
+    copies_on_a_free_port, net_grade, ran, reasons, row_in, run_to_end, scratch_root, with_verdict,
+    Ran, QUICK, REQUIREMENTS,
 };
 use crate::support::{fixture, program, TEST_TIMEOUT};
 
@@ -41,7 +41,11 @@ fn same_port_submissions_are_graded_in_turn_without_namespaces_with_a_readable_r
         "-- our probe client",
         "submission",
     ] {
-        assert!(ran.stdout.contains(expected), "no {expected:?} in:\n{}", ran.stdout);
+        assert!(
+            ran.stdout.contains(expected),
+            "no {expected:?} in:\n{}",
+            ran.stdout
+        );
     }
     assert_eq!(
         ran.stdout
@@ -60,7 +64,10 @@ pub fn grade_commands() -> Ran {
         fixture("messages").display(),
         program("net_server").display()
     );
-    let client = format!("{} --host {{host}} -p {{port}}", program("net_client").display());
+    let client = format!(
+        "{} --host {{host}} -p {{port}}",
+        program("net_client").display()
+    );
     let scratch = scratch_root();
     let mut cmd = net_grade(scratch.path());
     cmd.args(QUICK)
@@ -74,7 +81,8 @@ fn a_pair_of_commands_runs_through_the_shell() {
     let ran = ran("commands");
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     assert!(
-        ran.stdout.contains("result: 16 passed, 0 failed, 0 skipped"),
+        ran.stdout
+            .contains("result: 16 passed, 0 failed, 0 skipped"),
         "{}",
         ran.stdout
     );

@@ -105,9 +105,8 @@ pub struct Ran {
 impl Ran {
     /// The JSON report it printed.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("no JSON report ({e}):\n{}\n{}", self.stdout, self.stderr)
-        })
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{}\n{}", self.stdout, self.stderr))
     }
 }
 
@@ -118,10 +117,13 @@ struct Slot {
     filled: (Mutex<bool>, Condvar),
 }
 
+/// What starts a shared run.
+type Job = fn() -> Ran;
+
 /// Every net_grade run these tests share. They all start together, in threads of their
 /// own, the first time a test asks for any of them: the suite runs few tests at a time,
 /// and most of a run is waiting.
-const RUNS: [(&str, fn() -> Ran); 9] = [
+const RUNS: [(&str, Job); 9] = [
     ("fixtures", containment::grade_every_fixture),
     ("in turn", inputs::grade_same_port_copies_in_turn),
     ("commands", inputs::grade_commands),
@@ -129,7 +131,9 @@ const RUNS: [(&str, fn() -> Ran); 9] = [
     ("INT", || containment::interrupt_while_grading("INT")),
     ("TERM", || containment::interrupt_while_grading("TERM")),
     ("HUP", || containment::interrupt_while_grading("HUP")),
-    ("forger in namespaces", || containment::grade_the_forger("auto")),
+    ("forger in namespaces", || {
+        containment::grade_the_forger("auto")
+    }),
     ("forger without", || containment::grade_the_forger("none")),
 ];
 

@@ -105,10 +105,7 @@ fn each_submission_fails_exactly_what_it_gets_wrong(
 )]
 #[case::crash_on_reset("crash_server", "it exited when a client reset the connection")]
 #[case::fixed_count_counted("fixed_count_server", "3 of 4 messages answered")]
-#[case::early_message_named(
-    "no_wait_client",
-    "it sent \"second line\" before the previous reply"
-)]
+#[case::early_message_named("no_wait_client", "it sent \"second line\" before the previous reply")]
 #[case::python2_recognised("python2_pair", "Python 2 code")]
 #[case::greeting_noted("greeting_server", "the server greets first: \"Welcome!\"")]
 #[case::spin_after_reset_named(
