@@ -55,8 +55,8 @@ struct Args {
     #[arg(long)]
     csv: bool,
 
-    /// How many submissions are graded at the same time [default: all of them in
-    /// namespaces, 4 without].
+    /// How many submissions are graded at the same time [default: all of them, up to
+    /// 64; without namespaces, those that use the same port take turns].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     jobs: Option<u64>,
 

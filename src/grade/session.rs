@@ -15,6 +15,9 @@ use super::schedule::{self, Work};
 use super::verdict::{Grade, Verdict};
 use super::{interrupt, processes, Timing};
 
+/// How many submissions are graded at once unless told otherwise.
+const MAX_JOBS: usize = 64;
+
 /// Whether submissions get namespaces of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isolation {
@@ -45,8 +48,7 @@ pub enum Pairs {
 pub struct Settings {
     /// How long things may take.
     pub timing: Timing,
-    /// How many submissions are graded at once; `None` for all at once in namespaces and
-    /// four without.
+    /// How many submissions are graded at once; `None` for all of them (up to 64).
     pub jobs: Option<usize>,
     /// Namespaces or not.
     pub isolation: Isolation,
@@ -170,11 +172,9 @@ fn uses_python2(submission: &Submission) -> bool {
 /// Grades every prepared submission, side by side.
 fn grade_all(prepared: &[Prepared], settings: &Settings, containment: &Containment) -> Vec<Grade> {
     let isolated = containment.namespaces.is_ok();
-    let jobs = settings.jobs.unwrap_or(if isolated {
-        prepared.len().clamp(1, 64)
-    } else {
-        4
-    });
+    // Whether a program is stuck or spinning is judged the same on a busy machine, so
+    // all can go at once; without namespaces, those sharing a port still take turns.
+    let jobs = settings.jobs.unwrap_or(prepared.len().clamp(1, MAX_JOBS));
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("net_grade"));
     let progress = Progress::new(prepared.len());
     let describe = |grade: &mut Grade| grade.isolation.clone_from(&containment.description);
