@@ -10,7 +10,6 @@
 //!
 //! Elsewhere (not Linux) the answers are "unknown", and callers fall back to waiting.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -75,18 +74,6 @@ pub fn kill_descendants(limit: Duration) -> bool {
     }
 }
 
-/// `addr` with an IPv4 address written as IPv6 (`::ffff:127.0.0.1`) turned back into
-/// IPv4, so both ends of one connection compare equal whichever table lists them.
-fn canonical(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::from((v4, v6.port())),
-            None => addr,
-        },
-        SocketAddr::V4(_) => addr,
-    }
-}
-
 #[cfg(target_os = "linux")]
 mod linux {
     use std::collections::{HashMap, HashSet};
@@ -96,7 +83,19 @@ mod linux {
     use procfs::net::TcpState;
     use procfs::process::{FDTarget, Process};
 
-    use super::{canonical, SocketEntry, Usage};
+    use super::{SocketEntry, Usage};
+
+    /// `addr` with an IPv4 address written as IPv6 (`::ffff:127.0.0.1`) turned back into
+    /// IPv4, so both ends of one connection compare equal whichever table lists them.
+    fn canonical(addr: SocketAddr) -> SocketAddr {
+        match addr {
+            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(v4) => SocketAddr::from((v4, v6.port())),
+                None => addr,
+            },
+            SocketAddr::V4(_) => addr,
+        }
+    }
 
     /// One row of the process table.
     struct Entry {
@@ -247,34 +246,42 @@ mod linux {
     }
 }
 
+/// Elsewhere than Linux: every answer is "unknown".
 #[cfg(not(target_os = "linux"))]
 mod other {
     use std::net::SocketAddr;
-    use std::time::Duration;
 
     use super::{SocketEntry, Usage};
 
+    /// Not known here.
     pub fn descendants(_root: i32) -> Vec<i32> {
         Vec::new()
     }
+    /// Only the program itself is known here.
     pub fn members(root: i32) -> Vec<i32> {
         vec![root]
     }
+    /// Not known here.
     pub fn listening_ports(_pids: &[i32]) -> Vec<u16> {
         Vec::new()
     }
+    /// Not known here.
     pub fn holds_socket(_pids: &[i32], _inode: u64) -> bool {
         false
     }
+    /// Not known here.
     pub fn socket(_local: SocketAddr, _remote: SocketAddr) -> Option<SocketEntry> {
         None
     }
+    /// Not known here.
     pub fn usage(_pids: &[i32]) -> Option<Usage> {
         None
     }
+    /// Not known here.
     pub fn all_asleep(_pids: &[i32]) -> Option<bool> {
         None
     }
+    /// `/proc` does not answer here.
     pub fn available() -> bool {
         false
     }

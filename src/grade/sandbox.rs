@@ -236,6 +236,7 @@ fn set_up(_assignment: &Assignment) -> Result<Vec<String>, String> {
     Err("namespaces need Linux".into())
 }
 
+#[cfg(target_os = "linux")]
 fn run(program: &str, args: &[&str]) -> Result<(), String> {
     let status = Command::new(program)
         .args(args)
@@ -328,7 +329,7 @@ fn bring_within_reach(paths: &[&Path]) -> Result<(), String> {
 
 /// The first folder on the way to `path` that others may not enter, and the entry in it
 /// that leads to `path`.
-fn first_closed_folder(path: &Path) -> Option<(PathBuf, PathBuf)> {
+pub fn first_closed_folder(path: &Path) -> Option<(PathBuf, PathBuf)> {
     use std::os::unix::fs::PermissionsExt;
     let mut folder = PathBuf::new();
     let mut components = path.components().peekable();

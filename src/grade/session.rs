@@ -85,6 +85,7 @@ pub fn run(pairs: &Pairs, settings: &Settings) -> Result<Vec<Grade>, String> {
     };
     let prepared = prepare_all(pairs, settings.port)?;
     let containment = contain(&prepared, namespaces);
+    reachable(&prepared, &containment)?;
     interrupt::expect(prepared.len());
     let grades = grade_all(&prepared, settings, &containment);
     interrupt::wait_if_interrupted();
@@ -161,6 +162,25 @@ fn contain(prepared: &[Prepared], namespaces: Result<(), String>) -> Containment
         launcher,
         description,
     }
+}
+
+/// Without namespaces, an unprivileged student user must be able to enter the folders
+/// its programs run in (in namespaces, they are brought within its reach).
+fn reachable(prepared: &[Prepared], containment: &Containment) -> Result<(), String> {
+    if containment.namespaces.is_ok() || containment.launcher.user == StudentUser::Invoker {
+        return Ok(());
+    }
+    for copy in prepared {
+        if let Some((closed, _)) = sandbox::first_closed_folder(&copy.submission.dir) {
+            return Err(format!(
+                "{}'s programs cannot enter {} (run from a folder others may enter, or set \
+                 TMPDIR to one)",
+                copy.submission.name,
+                closed.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn uses_python2(submission: &Submission) -> bool {
