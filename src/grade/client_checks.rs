@@ -32,9 +32,10 @@ const WITH_OUR_SERVER: &[Requirement] = &[
     Requirement::ClientCloses,
 ];
 
-/// Signs of life besides the client's own: time something it talks to ran, and a count
-/// of events (bytes printed, messages exchanged).
-type Others<'a> = &'a dyn Fn() -> (Duration, u64);
+/// Signs of life besides the client's own: time something it talks to ran, a count of
+/// events (bytes printed, messages exchanged), and whether we owe it a reply (then it
+/// waits for us, however long we take).
+type Others<'a> = &'a dyn Fn() -> (Duration, u64, bool);
 
 /// Their client with their server, as the student would run them.
 pub fn their_pair(ctx: &Context, server: &Program, client: &Program, grade: &mut Grade) {
@@ -53,10 +54,8 @@ pub fn their_pair(ctx: &Context, server: &Program, client: &Program, grade: &mut
     };
     let server_life = || {
         let runnable = server_run.usage().map(|u| u.runnable());
-        (
-            runnable.unwrap_or_default(),
-            server_run.output_bytes() as u64,
-        )
+        let printed = server_run.output_bytes() as u64;
+        (runnable.unwrap_or_default(), printed, false)
     };
     let ended = run_client(ctx, &mut client_run, &server_life);
     let printed = client_run.stdout();
@@ -109,9 +108,8 @@ pub fn with_our_server(
         Err((verdict, why)) => return grade.not_tested(WITH_OUR_SERVER, verdict, &why),
     };
     observer.watch_client(client_run.pid());
-    let ended = run_client(ctx, &mut client_run, &|| {
-        (Duration::ZERO, observer.events())
-    });
+    let observer_life = || (Duration::ZERO, observer.events(), observer.answering());
+    let ended = run_client(ctx, &mut client_run, &observer_life);
     client_run.stop();
     // Every connection has ended with the client; the observer only has to notice.
     let connections = observer.finish(ctx.until(Duration::from_secs(5)));
@@ -133,14 +131,12 @@ fn run_client(ctx: &Context, client: &mut Launched, others: Others) -> Result<Ex
     client.close_input();
     let window = ctx.timing.client;
     let life = |client: &Launched| {
-        let (other_runnable, other_events) = others();
+        let (other_runnable, other_events, owed) = others();
         let runnable = client.usage().map(|u| u.runnable()).unwrap_or_default();
-        (
-            runnable + other_runnable,
-            client.output_bytes() as u64 + other_events,
-        )
+        let events = client.output_bytes() as u64 + other_events;
+        (runnable + other_runnable, events, owed)
     };
-    let (mut runnable_then, mut events_then) = life(client);
+    let (mut runnable_then, mut events_then, _) = life(client);
     let mut quiet_since = Instant::now();
     loop {
         if let Some(status) = client.status() {
@@ -151,8 +147,8 @@ fn run_client(ctx: &Context, client: &mut Launched, others: Others) -> Result<Ex
             client.stop();
             return Err(format!("stopped: {why}"));
         }
-        let (runnable, events) = life(client);
-        if events != events_then {
+        let (runnable, events, owed) = life(client);
+        if events != events_then || owed {
             (runnable_then, events_then, quiet_since) = (runnable, events, Instant::now());
         } else if quiet_since.elapsed() >= window {
             let busy = runnable.saturating_sub(runnable_then).as_secs_f64();

@@ -12,7 +12,7 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -71,6 +71,9 @@ struct Client {
 struct Shared {
     stop: AtomicBool,
     events: AtomicU64,
+    /// Messages received and not answered yet: while there are any, the client is
+    /// waiting for us, not stuck.
+    unanswered: AtomicUsize,
     seen: Mutex<Vec<Arc<Mutex<Connection>>>>,
     client: Mutex<Client>,
 }
@@ -129,6 +132,11 @@ impl Observer {
     /// How many messages and replies have passed so far: a sign of the client's life.
     pub fn events(&self) -> u64 {
         self.shared.events.load(Ordering::SeqCst)
+    }
+
+    /// True while a message has not been answered yet: the client waits for us.
+    pub fn answering(&self) -> bool {
+        self.shared.unanswered.load(Ordering::SeqCst) > 0
     }
 
     /// Waits until every connection seen has ended, or `until`, and returns what was seen.
@@ -228,6 +236,7 @@ fn watch(
             c.messages.push((message, early));
         }
         shared.events.fetch_add(1, Ordering::SeqCst);
+        let _answering = Answering::new(shared);
         sent_before = if sent < HELD_REPLIES {
             hold_reply(&mut reader, stream, shared)
         } else {
@@ -243,6 +252,22 @@ fn watch(
             c.replies.push(reply);
         }
         shared.events.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A message being answered, counted in [`Shared::unanswered`] until dropped.
+struct Answering<'a>(&'a Shared);
+
+impl<'a> Answering<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.unanswered.fetch_add(1, Ordering::SeqCst);
+        Answering(shared)
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.unanswered.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
