@@ -35,6 +35,10 @@ const SPIN_SHARE: f64 = 0.5;
 /// spinning: handling a close takes a well-written server well under a millisecond.
 const SPIN_CPU: Duration = Duration::from_millis(50);
 
+/// A server that uses this much CPU after a second client connects, without accepting
+/// it, is busy with something else (a spinning loop, say) and will not serve it.
+const NEVER_ACCEPTS_CPU: Duration = Duration::from_millis(200);
+
 /// What the server checks learnt that the client checks need.
 #[derive(Debug, Clone)]
 pub struct ServerFacts {
@@ -420,20 +424,68 @@ fn check_second_client(
     greets: bool,
     grade: &mut Grade,
 ) {
-    let reply = Probe::connect(port, ctx.until(Duration::from_millis(500)))
-        .ok()
+    let result = Probe::connect(port, ctx.until(Duration::from_millis(500)))
+        .map_err(|_| "nothing accepts connections any more".to_string())
         .and_then(|mut probe| {
+            accepted(ctx, &mut probe, server)?;
             if greets {
                 probe.read_greeting(ctx.until(ctx.timing.reply));
             }
-            probe.exchange(message, ctx.until(ctx.timing.reply)).ok()
+            let reply = probe.exchange(message, ctx.until(ctx.timing.reply));
+            reply.map_err(|no_reply| format!("connected, but no reply came ({})", no_reply.why))
         });
-    let why = match (&reply, server.is_running()) {
-        (Some(reply), _) => format!("replied {reply:?}"),
-        (None, true) => "connected, but no reply came".to_string(),
-        (None, false) => "the server exited after the first client".to_string(),
+    let why = match (&result, server.is_running()) {
+        (Ok(reply), _) => format!("replied {reply:?}"),
+        (Err(_), false) => "the server exited after the first client".to_string(),
+        (Err(why), true) => why.clone(),
     };
-    grade.require(Requirement::SecondClient, reply.is_some(), why);
+    grade.require(Requirement::SecondClient, result.is_ok(), why);
+}
+
+/// Waits until the server accepts our connection (or sends something on it).
+///
+/// # Errors
+/// Why it will not: it exited, it is blocked elsewhere (asleep for a second without
+/// accepting, though a connection waits), or busy elsewhere (it used
+/// [`NEVER_ACCEPTS_CPU`] of CPU without accepting).
+fn accepted(ctx: &Context, probe: &mut Probe, server: &mut Launched) -> Result<(), String> {
+    let Some(start) = server.usage() else {
+        return Ok(()); // cannot tell here: the reply will say
+    };
+    let until = ctx.until(ctx.timing.reply);
+    let mut asleep_since: Option<Instant> = None;
+    loop {
+        if probe.data_waiting() {
+            return Ok(());
+        }
+        let theirs = processes::socket(probe.peer_addr(), probe.local_addr());
+        let members = server.members();
+        if theirs.is_some_and(|s| s.inode != 0 && processes::holds_socket(&members, s.inode)) {
+            return Ok(());
+        }
+        if !server.is_running() {
+            return Err("the server exited after the first client".into());
+        }
+        let used = server.usage().unwrap_or(start).since(start);
+        if used.cpu >= NEVER_ACCEPTS_CPU {
+            return Err("it never accepted the connection: it is busy elsewhere".into());
+        }
+        match server.asleep() {
+            Some(true) => {
+                let since = *asleep_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Duration::from_secs(1) {
+                    return Err(
+                        "it never accepted the connection: it waits for something else".into(),
+                    );
+                }
+            }
+            _ => asleep_since = None,
+        }
+        if Instant::now() >= until {
+            return Err("it did not accept the connection in time".into());
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Starts the server again for a robustness check; records `requirement` as not tested
