@@ -110,24 +110,10 @@ fn main() -> ExitCode {
             Err(why) => fail(&why),
         };
     }
-    let settings = Settings {
-        timing: Timing {
-            client: args.client_timeout,
-            idle: args.idle_window,
-            submission: args.time_limit,
-            ..Timing::default()
-        },
-        jobs: args.jobs.map(|n| n as usize),
-        isolation: match args.isolation {
-            Isolation::Auto => session::Isolation::Auto,
-            Isolation::Namespace => session::Isolation::Namespace,
-            Isolation::None => session::Isolation::None,
-        },
-        port: args.port,
-    };
-    let pairs = match (args.server, args.client) {
+    let settings = settings(&args);
+    let pairs = match (args.server.clone(), args.client.clone()) {
         (Some(server), Some(client)) => Pairs::Commands { server, client },
-        _ => Pairs::Folders(args.submissions),
+        _ => Pairs::Folders(args.submissions.clone()),
     };
     let grades = match session::run(&pairs, &settings) {
         Ok(grades) => grades,
@@ -148,6 +134,24 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+fn settings(args: &Args) -> Settings {
+    Settings {
+        timing: Timing {
+            client: args.client_timeout,
+            idle: args.idle_window,
+            submission: args.time_limit,
+            ..Timing::default()
+        },
+        jobs: args.jobs.map(|n| n as usize),
+        isolation: match args.isolation {
+            Isolation::Auto => session::Isolation::Auto,
+            Isolation::Namespace => session::Isolation::Namespace,
+            Isolation::None => session::Isolation::None,
+        },
+        port: args.port,
     }
 }
 

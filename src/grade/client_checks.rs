@@ -81,16 +81,9 @@ pub fn with_our_server(
     facts: Option<&ServerFacts>,
     grade: &mut Grade,
 ) {
-    let port = match (facts, ctx.submission.client_ports.first()) {
-        (Some(facts), _) => facts.port,
-        (None, Some(&port)) => {
-            grade.note(format!("the client's port {port} comes from its source"));
-            port
-        }
-        (None, None) => {
-            let why = "no port is known for the client";
-            return grade.not_tested(WITH_OUR_SERVER, Verdict::Fail, why);
-        }
+    let Some(port) = client_port(ctx, facts, grade) else {
+        let why = "no port is known for the client";
+        return grade.not_tested(WITH_OUR_SERVER, Verdict::Fail, why);
     };
     let greeting = facts.and_then(|f| f.greeting.clone());
     let observer = match Observer::start(port, greeting) {
@@ -122,13 +115,7 @@ pub fn with_our_server(
 /// Types the input of an interactive client, then waits until it exits or is stuck.
 /// Returns how it ended, or why it was stopped.
 fn run_client(ctx: &Context, client: &mut Launched, others: Others) -> Result<ExitStatus, String> {
-    for line in TYPED_LINES {
-        client.type_text(&format!("{line}\n"));
-    }
-    for word in &ctx.submission.closing_words {
-        client.type_text(&format!("{word}\n"));
-    }
-    client.close_input();
+    type_input(ctx, client);
     let window = ctx.timing.client;
     let life = |client: &Launched| {
         let (other_runnable, other_events, owed) = others();
@@ -163,6 +150,27 @@ fn run_client(ctx: &Context, client: &mut Launched, others: Others) -> Result<Ex
         }
         thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The port the client expects: their server's, or else one in the client's source.
+fn client_port(ctx: &Context, facts: Option<&ServerFacts>, grade: &mut Grade) -> Option<u16> {
+    if let Some(facts) = facts {
+        return Some(facts.port);
+    }
+    let port = *ctx.submission.client_ports.first()?;
+    grade.note(format!("the client's port {port} comes from its source"));
+    Some(port)
+}
+
+/// Types the lines of an interactive session, then any closing word, then end of input.
+fn type_input(ctx: &Context, client: &mut Launched) {
+    for line in TYPED_LINES {
+        client.type_text(&format!("{line}\n"));
+    }
+    for word in &ctx.submission.closing_words {
+        client.type_text(&format!("{word}\n"));
+    }
+    client.close_input();
 }
 
 /// Judges what our server saw of the client, what it printed and how it ended.

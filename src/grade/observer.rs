@@ -216,14 +216,7 @@ fn watch(
     };
     let mut reader = FrameReader::new(stream, limits);
     let mut sent_before = false;
-    loop {
-        let message = match reader.read_frame() {
-            Ok(Some(Frame::Message(bytes))) => String::from_utf8_lossy(bytes).into_owned(),
-            Ok(Some(Frame::TooLong { len })) => format!("<{len} bytes>"),
-            Ok(None) => return mark_closed(connection),
-            Err(e) if peer_hung_up(&e) => return mark_closed(connection),
-            Err(_) => return,
-        };
+    while let Some(message) = next_message(&mut reader, connection) {
         let sent = replies_sent(connection);
         let unread = (1..=HELD_REPLIES).contains(&sent) && reply_unread(stream);
         let early = match (sent_before, unread) {
@@ -242,17 +235,47 @@ fn watch(
         } else {
             reader.has_pending() || more_waiting(stream)
         };
-        if let Err(e) = (&mut &*stream).write_all(format!("{reply}\n").as_bytes()) {
-            if peer_hung_up(&e) {
-                mark_closed(connection);
-            }
+        if !send_reply(stream, connection, reply) {
             return;
-        }
-        if let Ok(mut c) = connection.lock() {
-            c.replies.push(reply);
         }
         shared.events.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// The next message, or `None` once the connection is over (marked closed if the
+/// client closed it).
+fn next_message(
+    reader: &mut FrameReader<&TcpStream>,
+    connection: &Mutex<Connection>,
+) -> Option<String> {
+    match reader.read_frame() {
+        Ok(Some(Frame::Message(bytes))) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        Ok(Some(Frame::TooLong { len })) => Some(format!("<{len} bytes>")),
+        Ok(None) => {
+            mark_closed(connection);
+            None
+        }
+        Err(e) => {
+            if peer_hung_up(&e) {
+                mark_closed(connection);
+            }
+            None
+        }
+    }
+}
+
+/// Sends `reply` as a line and records it; false if the connection is over.
+fn send_reply(stream: &TcpStream, connection: &Mutex<Connection>, reply: String) -> bool {
+    if let Err(e) = (&mut &*stream).write_all(format!("{reply}\n").as_bytes()) {
+        if peer_hung_up(&e) {
+            mark_closed(connection);
+        }
+        return false;
+    }
+    if let Ok(mut c) = connection.lock() {
+        c.replies.push(reply);
+    }
+    true
 }
 
 /// A message being answered, counted in [`Shared::unanswered`] until dropped.

@@ -181,16 +181,21 @@ pub fn prepare_folder(name: &str, folder: &Path) -> io::Result<Prepared> {
     let dir = scratch.path().join("submission");
     copy_dir(folder, &dir)?;
     make_read_only(&dir)?;
+    Ok(Prepared {
+        submission: read_submission(name, dir),
+        scratch: Some(scratch),
+    })
+}
+
+/// The submission whose files are in `dir`, as its source describes it.
+fn read_submission(name: &str, dir: PathBuf) -> Submission {
     let read = |file: &str| std::fs::read_to_string(dir.join(file)).ok();
     let (server_source, client_source) = (read(SERVER_FILE), read(CLIENT_FILE));
     let readme = read("README.txt").unwrap_or_default();
+    let server_text = server_source.clone().unwrap_or_default();
+    let client_text = client_source.clone().unwrap_or_default();
     let mut notes = Vec::new();
-    let both = format!(
-        "{}\n{}",
-        server_source.as_deref().unwrap_or_default(),
-        client_source.as_deref().unwrap_or_default()
-    );
-    let version = if source::looks_like_python2(&both) {
+    let version = if source::looks_like_python2(&format!("{server_text}\n{client_text}")) {
         notes.push("Python 2 code (print statements, raw_input)".to_string());
         2
     } else {
@@ -203,16 +208,15 @@ pub fn prepare_folder(name: &str, folder: &Path) -> io::Result<Prepared> {
         }),
         None => Side::Missing(format!("{file} is missing")),
     };
-    let client_text = client_source.clone().unwrap_or_default();
     let mut closing_words = source::closing_words(&client_text);
     for word in source::closing_words(&readme) {
         if !closing_words.contains(&word) {
             closing_words.push(word);
         }
     }
-    let mut source_ports = source::ports_in(server_source.as_deref().unwrap_or_default());
+    let mut source_ports = source::ports_in(&server_text);
     source_ports.extend(source::ports_in(&client_text));
-    let submission = Submission {
+    Submission {
         name: name.to_string(),
         server: side(SERVER_FILE, &server_source),
         client: side(CLIENT_FILE, &client_source),
@@ -223,11 +227,7 @@ pub fn prepare_folder(name: &str, folder: &Path) -> io::Result<Prepared> {
         host_names: source::host_names(&client_text, &readme),
         notes,
         dir,
-    };
-    Ok(Prepared {
-        submission,
-        scratch: Some(scratch),
-    })
+    }
 }
 
 /// A pair given as command lines, with `{host}` and `{port}` filled in (`port` is free

@@ -20,7 +20,7 @@
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -86,7 +86,39 @@ pub fn namespaces_work() -> Result<(), String> {
 pub fn grade_in_namespace(exe: &Path, assignment: &Assignment) -> Grade {
     let name = &assignment.submission.name;
     let ungraded = |why: String| Grade::ungraded(name, "", &why);
-    let mut command = if assignment.launcher.setpriv {
+    let mut child = match namespace_command(exe, assignment.launcher.setpriv).spawn() {
+        Ok(child) => child,
+        Err(e) => return ungraded(format!("cannot start unshare: {e}")),
+    };
+    let input = serde_json::to_vec(assignment).unwrap_or_default();
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(&input);
+    }
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    let limit = assignment.timing.submission + GRACE;
+    let status = wait_or_kill(&mut child, Instant::now() + limit);
+    let output = stdout.join().unwrap_or_default();
+    let errors = stderr.join().unwrap_or_default();
+    let Some(status) = status else {
+        return ungraded(format!(
+            "grading did not finish within {}s",
+            limit.as_secs()
+        ));
+    };
+    believe(name, &output).unwrap_or_else(|why| {
+        let errors = String::from_utf8_lossy(&errors);
+        let last = errors.trim().lines().last().unwrap_or("no message");
+        ungraded(format!(
+            "{why} (net_grade in the namespace: {status}: {last})"
+        ))
+    })
+}
+
+/// `exe --inside-namespace` in new namespaces, tied to this process by a parent-death
+/// signal when `setpriv` is there.
+fn namespace_command(exe: &Path, setpriv: bool) -> Command {
+    let mut command = if setpriv {
         let mut setpriv = Command::new("setpriv");
         setpriv.args(["--pdeathsig", "KILL", "--", "unshare"]);
         setpriv
@@ -101,48 +133,22 @@ pub fn grade_in_namespace(exe: &Path, assignment: &Assignment) -> Grade {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => return ungraded(format!("cannot start unshare: {e}")),
-    };
-    let input = serde_json::to_vec(assignment).unwrap_or_default();
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(&input);
-    }
-    let stdout = read_all(child.stdout.take());
-    let stderr = read_all(child.stderr.take());
-    let deadline = Instant::now() + assignment.timing.submission + GRACE;
-    let status = loop {
+    command
+}
+
+/// Waits for `child` until `deadline`, then kills it. Its status, if it ended in time.
+fn wait_or_kill(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+    loop {
         match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
+            Ok(Some(status)) => return Some(status),
             Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
             _ => {
                 let _ = child.kill(); // unshare's --kill-child takes the namespace with it
                 let _ = child.wait();
-                break None;
+                return None;
             }
         }
-    };
-    let output = stdout.join().unwrap_or_default();
-    let errors = stderr.join().unwrap_or_default();
-    let Some(status) = status else {
-        return ungraded(format!(
-            "grading did not finish within {}s",
-            (assignment.timing.submission + GRACE).as_secs()
-        ));
-    };
-    believe(name, &output).unwrap_or_else(|why| {
-        let last = String::from_utf8_lossy(&errors);
-        let last = last
-            .trim()
-            .lines()
-            .last()
-            .unwrap_or("no message")
-            .to_string();
-        ungraded(format!(
-            "{why} (net_grade in the namespace: {status}: {last})"
-        ))
-    })
+    }
 }
 
 /// The grade in `output`, if it is one for `name` with every requirement.
@@ -281,7 +287,6 @@ fn map_host_names(names: &[String]) -> Result<(), String> {
 /// read-only. The rest of that folder stays out of sight.
 #[cfg(target_os = "linux")]
 fn bring_within_reach(paths: &[&Path]) -> Result<(), String> {
-    use nix::mount::{mount, MsFlags};
     let mut closed: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
     for path in paths {
         if let Some((folder, inside)) = first_closed_folder(path) {
@@ -292,6 +297,21 @@ fn bring_within_reach(paths: &[&Path]) -> Result<(), String> {
             }
         }
     }
+    for (index, (folder, keep)) in closed.iter().enumerate() {
+        cover(
+            folder,
+            keep,
+            &PathBuf::from(format!("/run/net_grade-keep-{index}")),
+        )?;
+    }
+    Ok(())
+}
+
+/// Covers `folder` with an empty tmpfs and mounts each of `keep` (entries of it) back,
+/// read-only, holding them at `stage` meanwhile.
+#[cfg(target_os = "linux")]
+fn cover(folder: &Path, keep: &[PathBuf], stage: &Path) -> Result<(), String> {
+    use nix::mount::{mount, MsFlags};
     let bind = |from: &Path, to: &Path| {
         mount(
             Some(from),
@@ -302,27 +322,24 @@ fn bring_within_reach(paths: &[&Path]) -> Result<(), String> {
         )
         .map_err(|e| format!("cannot mount {} on {}: {e}", from.display(), to.display()))
     };
-    for (index, (folder, keep)) in closed.iter().enumerate() {
-        let stage = PathBuf::from(format!("/run/net_grade-keep-{index}"));
-        for (k, inside) in keep.iter().enumerate() {
-            let held = stage.join(k.to_string());
-            std::fs::create_dir_all(&held).map_err(|e| e.to_string())?;
-            bind(inside, &held)?;
-        }
-        mount(
-            Some("tmpfs"),
-            folder,
-            Some("tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some("mode=0755"),
-        )
-        .map_err(|e| format!("cannot cover {}: {e}", folder.display()))?;
-        for (k, inside) in keep.iter().enumerate() {
-            std::fs::create_dir_all(inside).map_err(|e| e.to_string())?;
-            bind(&stage.join(k.to_string()), inside)?;
-            let read_only = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-            let _ = mount(None::<&str>, inside, None::<&str>, read_only, None::<&str>);
-        }
+    for (k, inside) in keep.iter().enumerate() {
+        let held = stage.join(k.to_string());
+        std::fs::create_dir_all(&held).map_err(|e| e.to_string())?;
+        bind(inside, &held)?;
+    }
+    mount(
+        Some("tmpfs"),
+        folder,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0755"),
+    )
+    .map_err(|e| format!("cannot cover {}: {e}", folder.display()))?;
+    for (k, inside) in keep.iter().enumerate() {
+        std::fs::create_dir_all(inside).map_err(|e| e.to_string())?;
+        bind(&stage.join(k.to_string()), inside)?;
+        let read_only = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        let _ = mount(None::<&str>, inside, None::<&str>, read_only, None::<&str>);
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! side by side while reporting progress, and make sure nothing is left behind.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -197,39 +197,12 @@ fn grade_all(prepared: &[Prepared], settings: &Settings, containment: &Containme
     let jobs = settings.jobs.unwrap_or(prepared.len().clamp(1, MAX_JOBS));
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("net_grade"));
     let progress = Progress::new(prepared.len());
-    let describe = |grade: &mut Grade| grade.isolation.clone_from(&containment.description);
-    let run = |copy: &Prepared| {
-        let submission = &copy.submission;
-        if interrupt::interrupted() {
-            return Grade::ungraded(&submission.name, "", "net_grade was interrupted");
-        }
-        interrupt::started(&submission.name);
-        let mut grade = if isolated {
-            let assignment = Assignment {
-                submission: submission.clone(),
-                launcher: containment.launcher.clone(),
-                timing: settings.timing,
-            };
-            sandbox::grade_in_namespace(&exe, &assignment)
-        } else {
-            let mut grade = super::grade(submission, &containment.launcher, settings.timing);
-            if !submission.host_names.is_empty() {
-                grade.note(format!(
-                    "host names are not mapped to this machine without namespaces: {}",
-                    submission.host_names.join(", ")
-                ));
-            }
-            grade
-        };
-        describe(&mut grade);
-        interrupt::finished(&submission.name);
-        grade
-    };
+    let run = |copy: &Prepared| grade_one(&copy.submission, settings, containment, &exe);
     let panicked = |copy: &Prepared, why: String| {
         interrupt::finished(&copy.submission.name);
         let why = format!("net_grade failed while grading it: {why}");
         let mut grade = Grade::ungraded(&copy.submission.name, "", &why);
-        describe(&mut grade);
+        grade.isolation.clone_from(&containment.description);
         grade
     };
     let ports = |copy: &Prepared| {
@@ -248,6 +221,40 @@ fn grade_all(prepared: &[Prepared], settings: &Settings, containment: &Containme
     let grades = schedule::run_all(prepared, jobs, &work);
     progress.finish();
     grades
+}
+
+/// Grades one submission: in namespaces of its own by another net_grade (`exe`), or
+/// here.
+fn grade_one(
+    submission: &Submission,
+    settings: &Settings,
+    containment: &Containment,
+    exe: &Path,
+) -> Grade {
+    if interrupt::interrupted() {
+        return Grade::ungraded(&submission.name, "", "net_grade was interrupted");
+    }
+    interrupt::started(&submission.name);
+    let mut grade = if containment.namespaces.is_ok() {
+        let assignment = Assignment {
+            submission: submission.clone(),
+            launcher: containment.launcher.clone(),
+            timing: settings.timing,
+        };
+        sandbox::grade_in_namespace(exe, &assignment)
+    } else {
+        let mut grade = super::grade(submission, &containment.launcher, settings.timing);
+        if !submission.host_names.is_empty() {
+            grade.note(format!(
+                "host names are not mapped to this machine without namespaces: {}",
+                submission.host_names.join(", ")
+            ));
+        }
+        grade
+    };
+    grade.isolation.clone_from(&containment.description);
+    interrupt::finished(&submission.name);
+    grade
 }
 
 /// Progress on stderr: a bar on a terminal, otherwise a line per submission graded.
