@@ -59,11 +59,11 @@ struct Args {
     #[arg(long)]
     replies_only: bool,
 
-    /// Give up on a reply after this many seconds.
+    /// Give up on a reply after this many seconds (more than 0).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "5")]
     reply_timeout: Duration,
 
-    /// Keep trying to connect for this many seconds before giving up.
+    /// Keep trying to connect for this many seconds (more than 0) before giving up.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     retry: Option<Duration>,
 
@@ -71,8 +71,8 @@ struct Args {
     #[arg(long)]
     bare: bool,
 
-    /// Grace for the pieces of the first reply without a newline: it ends once nothing
-    /// more arrives for this many milliseconds. Later ones end when the server stops.
+    /// Grace, in milliseconds (more than 0), for the rest of a reply without a newline when
+    /// more of it is clearly coming (see the README's "Protocol").
     #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "2")]
     partial_timeout: Duration,
 }

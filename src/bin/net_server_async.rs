@@ -30,7 +30,8 @@ struct Args {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_clients: u32,
 
-    /// On Ctrl-C, how long connected clients may carry on before they are closed.
+    /// On Ctrl-C, how long (seconds, more than 0) connected clients may carry on before
+    /// they are closed.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "5")]
     shutdown_grace: Duration,
 }

@@ -65,6 +65,32 @@ fn bad_arguments_get_a_usage_error(
 }
 
 #[rstest]
+#[case::server_idle_timeout("net_server", "--idle-timeout")]
+#[case::server_partial_timeout("net_server", "--partial-timeout")]
+#[case::threaded_idle_timeout("net_server_threaded", "--idle-timeout")]
+#[case::threaded_partial_timeout("net_server_threaded", "--partial-timeout")]
+#[case::async_idle_timeout("net_server_async", "--idle-timeout")]
+#[case::async_partial_timeout("net_server_async", "--partial-timeout")]
+#[case::async_shutdown_grace("net_server_async", "--shutdown-grace")]
+#[case::client_reply_timeout("net_client", "--reply-timeout")]
+#[case::client_partial_timeout("net_client", "--partial-timeout")]
+#[case::client_retry("net_client", "--retry")]
+#[timeout(TEST_TIMEOUT)]
+fn zero_duration_is_refused_as_a_usage_error(#[case] name: &str, #[case] option: &str) {
+    // 0 never means "never": it would make every connection fail, so it is refused up front.
+    assert_cmd::Command::new(program(name))
+        .args([option, "0", "--port", "1"])
+        .timeout(STEP_TIMEOUT)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(format!(
+            "invalid value '0' for '{option} "
+        ))
+        .and(predicate::str::contains("it must be greater than 0")));
+}
+
+#[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn client_explains_an_unknown_host() {
     net_client()
