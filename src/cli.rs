@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use crate::further::pool::ThreadPool;
+use crate::lab::client::{host_and_port, strip_brackets};
 use crate::lab::frame::FrameLimits;
 use crate::lab::server::ServerConfig;
 use crate::lab::transform::Transform;
@@ -17,7 +18,8 @@ pub const DEFAULT_PORT: u16 = 28461;
 /// The options every server program accepts, so they all behave alike.
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
-    /// Address to listen on: 0.0.0.0 for every interface, 127.0.0.1 for this machine only.
+    /// Address to listen on: 0.0.0.0 for every interface, 127.0.0.1 for this machine only;
+    /// an IPv6 address with or without brackets (:: or [::], ::1 or [::1]).
     #[arg(long, default_value = "0.0.0.0")]
     pub host: String,
 
@@ -80,8 +82,10 @@ impl ServerArgs {
 /// A one-line explanation such as `cannot listen on 0.0.0.0:28461: Address already in
 /// use`.
 pub fn listen(host: &str, port: u16) -> Result<TcpListener, String> {
-    let listener = TcpListener::bind((host, port))
-        .map_err(|e| format!("cannot listen on {host}:{port}: {}", describe(&e)))?;
+    let listener = TcpListener::bind((strip_brackets(host), port)).map_err(|e| {
+        let address = host_and_port(host, port);
+        format!("cannot listen on {address}: {}", describe(&e))
+    })?;
     announce(&listener)
         .map_err(|e| format!("cannot report the listening address: {}", describe(&e)))?;
     Ok(listener)

@@ -35,7 +35,7 @@ struct Args {
     #[arg(group = "source")]
     messages: Vec<String>,
 
-    /// Host name or address of the server.
+    /// Host name or address of the server; an IPv6 address with or without brackets.
     #[arg(long, default_value = "localhost")]
     host: String,
 
@@ -108,7 +108,8 @@ fn run(args: &Args) -> Result<(), ClientError> {
     let transcript = if args.replies_only {
         Transcript::RepliesOnly
     } else {
-        writeln!(out, "connected to {}:{}", args.host, args.port).map_err(ClientError::Output)?;
+        let target = client::host_and_port(&args.host, args.port);
+        writeln!(out, "connected to {target}").map_err(ClientError::Output)?;
         Transcript::Both
     };
     let answered = client::run(&mut session, messages, transcript, &mut out)?;

@@ -127,13 +127,33 @@ impl Default for ClientConfig {
     }
 }
 
+/// `host` without the square brackets that URLs put around an IPv6 address (`[::1]`), which
+/// the resolver does not accept.
+pub fn strip_brackets(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// `host:port` as people write it: `127.0.0.1:28461`, `localhost:28461`, `[::1]:28461`.
+pub fn host_and_port(host: &str, port: u16) -> String {
+    let host = strip_brackets(host);
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Connects to `host:port`, trying every address the name resolves to. With `retry`, keeps
-/// trying for that long, for scripts that start the server just before the client.
+/// trying for that long, for scripts that start the server just before the client. An IPv6
+/// address may be given with or without brackets (`[::1]` or `::1`).
 ///
 /// # Errors
 /// [`ClientError::Resolve`] or [`ClientError::Connect`], naming `host:port` as given.
 pub fn connect(host: &str, port: u16, retry: Option<Duration>) -> Result<TcpStream, ClientError> {
-    let target = format!("{host}:{port}");
+    let target = host_and_port(host, port);
+    let host = strip_brackets(host);
     let deadline = Instant::now() + retry.unwrap_or_default();
     loop {
         let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {

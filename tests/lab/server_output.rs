@@ -51,3 +51,26 @@ fn quiet_server_prints_only_the_listening_line(
     let expected = format!("stdout: listening on 127.0.0.1:{}\n", server.port);
     assert_eq!(server.output(), expected);
 }
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn ipv6_address_in_brackets_is_accepted_by_server_and_client(
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
+) {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback address (::1)");
+        return;
+    }
+    let mut command = Command::new(crate::support::program(program));
+    command.args(["--host", "[::1]", "--port", "0", "-t", "upper"]);
+    let server = Server::try_start(command, 0).expect("the server listens on [::1]");
+    assert_eq!(server.addr().to_string(), format!("[::1]:{}", server.port));
+    crate::support::net_client()
+        .args(["--host", "[::1]", "--port", &server.port.to_string(), "hi"])
+        .assert()
+        .success()
+        .stdout(format!(
+            "connected to [::1]:{}\n> hi\n< HI\nclosed after 1 message(s)\n",
+            server.port
+        ));
+}

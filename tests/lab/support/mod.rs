@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
@@ -72,6 +72,7 @@ pub struct Server {
     child: Child,
     /// The port the server listens on.
     pub port: u16,
+    addr: SocketAddr,
     output: Arc<Mutex<String>>,
 }
 
@@ -123,9 +124,10 @@ impl Server {
         );
         let stdout = child.stdout.take().expect("piped stdout");
         match wait_until_listening(stdout, &output, port) {
-            Ok(port) => Ok(Server {
+            Ok(addr) => Ok(Server {
                 child,
-                port,
+                port: addr.port(),
+                addr,
                 output,
             }),
             Err(why) => {
@@ -140,7 +142,7 @@ impl Server {
 
     /// The address clients connect to.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+        self.addr
     }
 
     /// `net_client` pointed at this server.
@@ -233,14 +235,15 @@ impl Drop for Server {
     }
 }
 
-/// Reads the server's first stdout line, which must announce 127.0.0.1 and `port` (any
-/// port if 0), then keeps collecting the rest. Returns the announced port. Gives up after
+/// Reads the server's first stdout line, which must announce a loopback address (127.0.0.1
+/// or ::1) and `port` (any port if 0), then keeps collecting the rest. Returns the
+/// announced address. Gives up after
 /// the step timeout or when the server exits.
 fn wait_until_listening(
     stdout: ChildStdout,
     output: &Arc<Mutex<String>>,
     port: u16,
-) -> Result<u16, String> {
+) -> Result<SocketAddr, String> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let output = Arc::clone(output);
     thread::spawn(move || {
@@ -264,11 +267,9 @@ fn wait_until_listening(
         .strip_prefix("listening on ")
         .and_then(|addr| addr.parse().ok());
     match announced {
-        Some(addr) if addr.ip() == Ipv4Addr::LOCALHOST && (port == 0 || addr.port() == port) => {
-            Ok(addr.port())
-        }
+        Some(addr) if addr.ip().is_loopback() && (port == 0 || addr.port() == port) => Ok(addr),
         _ => Err(format!(
-            "expected \"listening on 127.0.0.1:{port}\" first, got {line:?}"
+            "expected \"listening on 127.0.0.1:{port}\" (or [::1]) first, got {line:?}"
         )),
     }
 }
