@@ -80,6 +80,8 @@ fn main() -> ExitCode {
         serve(listener, config, capacity, ctrl_c()).await;
         Ok::<_, std::io::Error>(())
     });
+    // The log is written by a thread of its own: give it a moment to write the last lines.
+    netlab::report::flush_log(Duration::from_secs(1));
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -74,3 +74,48 @@ fn ipv6_address_in_brackets_is_accepted_by_server_and_client(
             server.port
         ));
 }
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn server_whose_log_nobody_reads_keeps_serving(
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
+) {
+    // Each message is logged with its text: megabytes of log in all, far more than a pipe
+    // or the log's backlog holds, so lines must be dropped rather than stall the server.
+    let mut server = Server::start_with_unread_stderr(program, &["-t", "length"]);
+    let mut peer = server.connect();
+    let batch = format!("{}\n", "x".repeat(1000)).repeat(200);
+    for _ in 0..15 {
+        peer.send(batch.as_bytes());
+        for _ in 0..200 {
+            peer.expect_line("1000");
+        }
+    }
+    drop(peer);
+    server.connect().exchange("next client", "11");
+    // Once someone reads again, the log says how much it had to leave out.
+    server.read_stderr();
+    server.wait_for_output("log line(s) dropped: standard error was not being read fast enough");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn server_log_shows_control_characters_from_the_network_visibly(
+    #[values("net_server", "net_server_threaded", "net_server_async")] program: &str,
+) {
+    let server = Server::start_named(program, &["-t", "upper"]);
+    let mut peer = server.connect();
+    peer.send(b"\x1b[31mred\x07\xe2\x80\xae\n")
+        .expect_line("\x1b[31MRED\x07\u{202e}");
+    peer.half_close().expect_closed();
+    server.wait_for_output("closed by client after 1 message(s)");
+    let output = server.output();
+    assert!(
+        output.contains(r#"received "\u{1b}[31mred\u{7}\u{202e}", replied "#),
+        "the message is not shown escaped in:\n{output}"
+    );
+    assert!(
+        !output.contains(['\x1b', '\x07', '\u{202e}']),
+        "raw control characters in the log:\n{output:?}"
+    );
+}

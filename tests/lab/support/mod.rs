@@ -110,18 +110,31 @@ impl Server {
 
     /// Starts `command`, which should listen on `port` (0: any), then waits for its
     /// `listening on` line. On failure, returns what the server printed.
-    pub fn try_start(mut command: Command, port: u16) -> Result<Server, String> {
+    pub fn try_start(command: Command, port: u16) -> Result<Server, String> {
+        let mut server = Server::launch(command, port)?;
+        server.read_stderr();
+        Ok(server)
+    }
+
+    /// Starts the server program `name` on 127.0.0.1 and a fresh port, with extra `args`,
+    /// and reads nothing it writes on stderr (until [`Server::read_stderr`]): like a service
+    /// manager or `| less` that has stopped reading, the pipe fills up.
+    pub fn start_with_unread_stderr(name: &str, args: &[&str]) -> Server {
+        let port = free_port();
+        let mut command = Command::new(program(name));
+        command.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+        command.args(args);
+        Server::launch(command, port).unwrap_or_else(|why| panic!("{name} did not start: {why}"))
+    }
+
+    /// Spawns `command` and waits for its `listening on` line, leaving its stderr unread.
+    fn launch(mut command: Command, port: u16) -> Result<Server, String> {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawning net_server");
         let output = Arc::new(Mutex::new(String::new()));
-        let stderr = collect_lines(
-            child.stderr.take().expect("piped stderr"),
-            &output,
-            "stderr",
-        );
         let stdout = child.stdout.take().expect("piped stdout");
         match wait_until_listening(stdout, &output, port) {
             Ok(addr) => Ok(Server {
@@ -133,10 +146,20 @@ impl Server {
             Err(why) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                let _ = stderr.join(); // the pipe closed with the process: all is collected
+                if let Some(stderr) = child.stderr.take() {
+                    // The pipe closed with the process: all is collected.
+                    let _ = collect_lines(stderr, &output, "stderr").join();
+                }
                 let output = output.lock().expect("output lock").clone();
                 Err(format!("{why}\n{output}"))
             }
+        }
+    }
+
+    /// Collects what the server writes on stderr from now on into its output.
+    pub fn read_stderr(&mut self) {
+        if let Some(stderr) = self.child.stderr.take() {
+            collect_lines(stderr, &self.output, "stderr");
         }
     }
 
@@ -178,11 +201,17 @@ impl Server {
     /// Waits until the server's output contains `text` (its log lags a little behind
     /// what clients see), failing the test after the step timeout.
     pub fn wait_for_output(&self, text: &str) {
+        self.wait_for_output_times(text, 1);
+    }
+
+    /// Waits until the server's output contains `text` at least `times` times, failing the
+    /// test after the step timeout.
+    pub fn wait_for_output_times(&self, text: &str, times: usize) {
         let deadline = Instant::now() + STEP_TIMEOUT;
-        while !self.output().contains(text) {
+        while self.output().matches(text).count() < times {
             assert!(
                 Instant::now() < deadline,
-                "the server never printed {text:?}; its output:\n{}",
+                "the server never printed {text:?} {times} time(s); its output:\n{}",
                 self.output()
             );
             thread::sleep(Duration::from_millis(10));
