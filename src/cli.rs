@@ -39,8 +39,8 @@ pub struct ServerArgs {
     #[arg(long, value_name = "BYTES", default_value_t = FrameLimits::default().max_line_len)]
     pub max_line_len: usize,
 
-    /// Close a connection whose client sends nothing for this many seconds (more than 0)
-    /// [default: never].
+    /// Close a connection whose client sends nothing, or takes none of its replies, for
+    /// this many seconds (more than 0) [default: never].
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub idle_timeout: Option<Duration>,
 

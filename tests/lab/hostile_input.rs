@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rstest::rstest;
 
-use crate::support::{Server, TEST_TIMEOUT};
+use crate::support::{send_without_reading, Server, TEST_TIMEOUT};
 
 #[rstest]
 #[case::invalid_utf8(
@@ -130,6 +130,25 @@ fn silent_client_is_disconnected_after_the_idle_timeout(
     silent.expect_closed();
     waiting.expect_line("WAITING");
     server.wait_for_output("closed: idle timeout");
+}
+
+#[rstest]
+#[case::single(&["net_server"][..])]
+#[case::threaded_one_worker(&["net_server_threaded", "--max-clients", "1"][..])]
+#[case::async_one_client(&["net_server_async", "--max-clients", "1"][..])]
+#[timeout(TEST_TIMEOUT)]
+fn client_that_never_reads_its_replies_is_disconnected_after_the_idle_timeout(
+    #[case] command: &[&str],
+) {
+    // The server's writes block once the unread replies fill the buffers; the idle
+    // timeout must apply to them too, or this one client holds the only worker forever.
+    let (program, extra) = command.split_first().expect("a program name");
+    let mut args = vec!["-t", "upper", "--idle-timeout", "0.2"];
+    args.extend(extra);
+    let server = Server::start_named(program, &args);
+    send_without_reading(server.addr());
+    server.wait_for_output("closed: the client is not reading its replies (idle timeout)");
+    server.assert_still_serving();
 }
 
 /// Checks the server's peak resident memory (Linux only) to prove input is not buffered

@@ -455,6 +455,33 @@ impl Peer {
     }
 }
 
+/// A hostile client: it pipelines messages and never reads a reply, so the replies fill
+/// both directions' buffers and the server's writes stall. Returns once the server has
+/// given up on it and closed the connection (the next write fails); fails the test if the
+/// server still holds the connection after the step timeout.
+pub fn send_without_reading(addr: SocketAddr) {
+    let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .set_write_timeout(Some(STEP_TIMEOUT))
+        .expect("set timeout");
+    let burst = "a message whose reply nobody reads\n".repeat(1000);
+    let started = Instant::now();
+    let mut sent = 0;
+    loop {
+        match (&stream).write_all(burst.as_bytes()) {
+            Ok(()) => sent += burst.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => panic!(
+                "the server stopped reading after {sent} bytes but kept the connection open"
+            ),
+            Err(_) => return, // reset or broken pipe: the server closed the connection
+        }
+        assert!(
+            started.elapsed() < STEP_TIMEOUT,
+            "the server read {sent} bytes without ever stalling or closing"
+        );
+    }
+}
+
 /// A stand-in server written exactly as the lab handout describes, run on a thread: it
 /// accepts one client, and for every `recv` sends back `reply(text)` (with whatever line
 /// ending `reply` chooses), until the client closes.
