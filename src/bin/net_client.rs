@@ -59,7 +59,8 @@ struct Args {
     #[arg(long)]
     replies_only: bool,
 
-    /// Give up on a reply after this many seconds (more than 0).
+    /// Give up when a reply has not fully arrived this many seconds (more than 0) after its
+    /// message was sent.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "5")]
     reply_timeout: Duration,
 
@@ -96,9 +97,10 @@ fn run(args: &Args) -> Result<(), ClientError> {
     let config = ClientConfig {
         limits: FrameLimits {
             partial_timeout: args.partial_timeout,
-            idle_timeout: Some(args.reply_timeout),
+            idle_timeout: None,
             max_line_len: client::MAX_REPLY_LEN,
         },
+        reply_timeout: args.reply_timeout,
         bare: args.bare,
     };
     let mut session = Session::new(stream, config)?;

@@ -108,8 +108,12 @@ impl From<io::Error> for ClientError {
 /// How a [`Session`] talks to its server.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientConfig {
-    /// Framing for replies; its idle timeout is how long to wait for each reply.
+    /// Framing for replies. Its idle timeout is not used: `reply_timeout` bounds the wait.
     pub limits: FrameLimits,
+    /// How long an exchange may take, from the moment its message is sent (or starts to
+    /// be) until the last byte of its reply. A server cannot extend it by replying slowly,
+    /// or by never ending its reply.
+    pub reply_timeout: Duration,
     /// Send messages bare, without a line feed, exactly as the handout's clients do.
     pub bare: bool,
 }
@@ -119,9 +123,9 @@ impl Default for ClientConfig {
         ClientConfig {
             limits: FrameLimits {
                 max_line_len: MAX_REPLY_LEN,
-                idle_timeout: Some(Duration::from_secs(5)),
                 ..FrameLimits::default()
             },
+            reply_timeout: Duration::from_secs(5),
             bare: false,
         }
     }
@@ -184,6 +188,21 @@ fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
     Err(last_error)
 }
 
+/// The time left until `deadline` (`None`: no deadline, wait forever).
+///
+/// # Errors
+/// `TimedOut` once the deadline has passed.
+fn time_left(deadline: Option<Instant>) -> io::Result<Option<Duration>> {
+    match deadline.map(|deadline| deadline.saturating_duration_since(Instant::now())) {
+        Some(left) if left.is_zero() => Err(timed_out()),
+        left => Ok(left),
+    }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "timed out")
+}
+
 /// An open connection that exchanges messages for replies, one at a time.
 pub struct Session {
     /// Reads replies; also owns the socket, which `exchange` writes through.
@@ -226,24 +245,51 @@ impl Session {
         } else {
             encode_line(message, &mut self.outgoing);
         }
-        match (&mut self.reader.get_ref()).write_all(&self.outgoing) {
-            Err(e) if peer_hung_up(&e) => Err(ClientError::ClosedBeforeReply { number }),
-            Err(e) => Err(e.into()),
-            Ok(()) => self.read_reply(number),
+        let deadline = Instant::now().checked_add(self.config.reply_timeout);
+        let reply = match self.send_by(deadline) {
+            Ok(()) => self.read_reply_by(deadline),
+            Err(e) => Err(e),
+        };
+        reply.map_err(|e| self.explain(e, number))
+    }
+
+    /// Sends the outgoing bytes, giving up with `TimedOut` at `deadline`: a server that
+    /// does not read could otherwise block the write forever.
+    fn send_by(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        let stream = self.reader.get_ref();
+        let mut rest = &self.outgoing[..];
+        while !rest.is_empty() {
+            stream.set_write_timeout(time_left(deadline)?)?;
+            match (&mut &*stream).write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(timed_out()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one reply, which must be complete by `deadline`.
+    fn read_reply_by(&mut self, deadline: Option<Instant>) -> io::Result<String> {
+        match self.reader.read_frame_by(deadline)? {
+            Some(Frame::Message(bytes)) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+            Some(Frame::TooLong { len }) => Ok(format!("<reply of {len} bytes not shown>")),
+            None => Err(io::ErrorKind::UnexpectedEof.into()),
         }
     }
 
-    fn read_reply(&mut self, number: usize) -> Result<String, ClientError> {
-        match self.reader.read_frame() {
-            Ok(Some(Frame::Message(bytes))) => Ok(String::from_utf8_lossy(bytes).into_owned()),
-            Ok(Some(Frame::TooLong { len })) => Ok(format!("<reply of {len} bytes not shown>")),
-            Ok(None) => Err(ClientError::ClosedBeforeReply { number }),
-            Err(e) if peer_hung_up(&e) => Err(ClientError::ClosedBeforeReply { number }),
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(ClientError::NoReply {
+    /// The [`ClientError`] for an exchange of message `number` that failed with `error`.
+    fn explain(&self, error: io::Error, number: usize) -> ClientError {
+        match error.kind() {
+            io::ErrorKind::UnexpectedEof => ClientError::ClosedBeforeReply { number },
+            _ if peer_hung_up(&error) => ClientError::ClosedBeforeReply { number },
+            io::ErrorKind::TimedOut => ClientError::NoReply {
                 number,
-                waited: self.config.limits.idle_timeout.unwrap_or_default(),
-            }),
-            Err(e) => Err(e.into()),
+                waited: self.config.reply_timeout,
+            },
+            _ => ClientError::Io(error),
         }
     }
 

@@ -9,7 +9,8 @@ use predicates::prelude::*;
 use rstest::rstest;
 
 use crate::support::{
-    free_port, net_client, net_client_to, program, Server, STEP_TIMEOUT, TEST_TIMEOUT,
+    endless_reply_server, free_port, net_client, net_client_to, program, Server, STEP_TIMEOUT,
+    TEST_TIMEOUT,
 };
 
 #[rstest]
@@ -179,6 +180,19 @@ fn client_gives_up_on_a_server_that_never_replies() {
         .code(1)
         .stderr("net_client: no reply to message 1 within 0.2s (see --reply-timeout)\n");
     drop(listener);
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_gives_up_on_a_reply_that_never_ends() {
+    // Bytes keep coming, each piece a sign that more follows: with a grace of a minute
+    // between pieces, only a timeout for the whole reply can end the wait.
+    let addr = endless_reply_server();
+    net_client_to(addr.port())
+        .args(["--reply-timeout", "0.3", "--partial-timeout", "60000", "hello"])
+        .assert()
+        .code(1)
+        .stderr("net_client: no reply to message 1 within 0.3s (see --reply-timeout)\n");
 }
 
 #[rstest]

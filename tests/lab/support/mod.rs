@@ -482,6 +482,25 @@ pub fn send_without_reading(addr: SocketAddr) {
     }
 }
 
+/// A hostile server, run on a thread: it accepts one client, reads its first message, then
+/// sends a reply that never ends. Every write ends halfway through a character (`é`), so
+/// the reply is never complete however long its reader waits for the rest. Returns its
+/// address.
+pub fn endless_reply_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    thread::spawn(move || {
+        let (mut sock, _) = listener.accept().expect("accept");
+        let _ = sock.read(&mut [0; 1024]);
+        let mut piece: &[u8] = b"caf\xc3";
+        while sock.write_all(piece).is_ok() {
+            piece = b"\xa9 caf\xc3";
+            thread::sleep(Duration::from_millis(5)); // a steady trickle, not a flood
+        }
+    });
+    addr
+}
+
 /// A stand-in server written exactly as the lab handout describes, run on a thread: it
 /// accepts one client, and for every `recv` sends back `reply(text)` (with whatever line
 /// ending `reply` chooses), until the client closes.
