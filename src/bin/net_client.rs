@@ -13,7 +13,7 @@ use std::io::{self, BufReader, IsTerminal, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use netlab::cli::{parse_millis, parse_seconds, DEFAULT_PORT};
@@ -93,7 +93,9 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), ClientError> {
     let messages = messages(args).map_err(ClientError::Input)?;
+    let connecting = Instant::now();
     let stream = connect(args)?;
+    let greeting_wait = client::greeting_wait(connecting.elapsed());
     let config = ClientConfig {
         limits: FrameLimits {
             partial_timeout: args.partial_timeout,
@@ -102,6 +104,7 @@ fn run(args: &Args) -> Result<(), ClientError> {
         },
         reply_timeout: args.reply_timeout,
         bare: args.bare,
+        greeting_wait,
     };
     let mut session = Session::new(stream, config)?;
     // Written with `writeln!`, not `println!`, so a closed stdout (`| head`) is an error

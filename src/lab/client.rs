@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::lab::frame::{encode_line, Frame, FrameLimits, FrameReader};
-use crate::report::{describe, peer_hung_up};
+use crate::report::{describe, peer_hung_up, visible};
 
 /// How long one connection attempt may take before the next address is tried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -116,6 +116,9 @@ pub struct ClientConfig {
     pub reply_timeout: Duration,
     /// Send messages bare, without a line feed, exactly as the handout's clients do.
     pub bare: bool,
+    /// How long [`run`] looks for a greeting before sending anything (see
+    /// [`greeting_wait`]).
+    pub greeting_wait: Duration,
 }
 
 impl Default for ClientConfig {
@@ -127,8 +130,27 @@ impl Default for ClientConfig {
             },
             reply_timeout: Duration::from_secs(5),
             bare: false,
+            greeting_wait: MIN_GREETING_WAIT,
         }
     }
+}
+
+/// The shortest and longest look for a greeting after connecting.
+const MIN_GREETING_WAIT: Duration = Duration::from_millis(5);
+const MAX_GREETING_WAIT: Duration = Duration::from_millis(250);
+
+/// The look for greetings just before the first message is sent: what has arrived is read
+/// at once; this bounds only the wait when nothing has.
+const LAST_LOOK: Duration = Duration::from_millis(1);
+
+/// How long to look for a greeting after connecting, given how long connecting took. A
+/// server that greets as it accepts is heard about one round trip after the connection is
+/// made, and connecting took about one round trip; a few of those, within bounds, cover it
+/// on a local network or this machine without slowing anyone down much.
+pub fn greeting_wait(connecting_took: Duration) -> Duration {
+    connecting_took
+        .saturating_mul(4)
+        .clamp(MIN_GREETING_WAIT, MAX_GREETING_WAIT)
 }
 
 /// `host` without the square brackets that URLs put around an IPv6 address (`[::1]`), which
@@ -203,6 +225,15 @@ fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "timed out")
 }
 
+/// A line received, as text: invalid UTF-8 shown with replacement characters, an over-long
+/// line (a `what`) by its length.
+fn text_of(frame: &Frame<'_>, what: &str) -> String {
+    match frame {
+        Frame::Message(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Frame::TooLong { len } => format!("<{what} of {len} bytes not shown>"),
+    }
+}
+
 /// An open connection that exchanges messages for replies, one at a time.
 pub struct Session {
     /// Reads replies; also owns the socket, which `exchange` writes through.
@@ -274,10 +305,39 @@ impl Session {
     /// Reads one reply, which must be complete by `deadline`.
     fn read_reply_by(&mut self, deadline: Option<Instant>) -> io::Result<String> {
         match self.reader.read_frame_by(deadline)? {
-            Some(Frame::Message(bytes)) => Ok(String::from_utf8_lossy(bytes).into_owned()),
-            Some(Frame::TooLong { len }) => Ok(format!("<reply of {len} bytes not shown>")),
+            Some(frame) => Ok(text_of(&frame, "reply")),
             None => Err(io::ErrorKind::UnexpectedEof.into()),
         }
+    }
+
+    /// The lines the server sent before this client sent anything: its greeting. Waits up
+    /// to `wait` for them, and returns every line that arrived meanwhile. Once a message has
+    /// been sent it returns none: from then on, every line is a reply.
+    ///
+    /// A greeting that arrives only after the first message was sent cannot be told from
+    /// the reply to it, so the wait after connecting matters; see [`greeting_wait`].
+    ///
+    /// # Errors
+    /// When the connection fails.
+    pub fn greetings(&mut self, wait: Duration) -> Result<Vec<String>, ClientError> {
+        let mut lines = Vec::new();
+        if self.sent > 0 {
+            return Ok(lines);
+        }
+        let deadline = Instant::now().checked_add(wait);
+        loop {
+            match self.reader.read_frame_by(deadline) {
+                Ok(Some(frame)) => lines.push(text_of(&frame, "greeting")),
+                Ok(None) => return Ok(lines), // closed: the first exchange will say so
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => break,
+                Err(e) => return Err(self.explain(e, 1)),
+            }
+        }
+        // Part of a line still waiting for its rest is more greeting, not a reply.
+        if let Some(frame) = self.reader.take_rest() {
+            lines.push(text_of(&frame, "greeting"));
+        }
+        Ok(lines)
     }
 
     /// The [`ClientError`] for an exchange of message `number` that failed with `error`.
@@ -340,6 +400,11 @@ pub enum Transcript {
 /// Sends each message in turn, waits for its reply, and prints the exchange to `out`.
 /// Returns how many messages were answered.
 ///
+/// Lines the server sends before the first message are its greeting, shown as
+/// `* server says: ...` and not taken for replies: on `out` in a [`Transcript::Both`], on
+/// stderr with [`Transcript::RepliesOnly`], whose output has only replies. Everything from
+/// the server is shown through [`visible`], so it cannot drive the terminal.
+///
 /// # Errors
 /// The first [`ClientError`]: the session stops there.
 pub fn run(
@@ -348,13 +413,18 @@ pub fn run(
     transcript: Transcript,
     out: &mut impl Write,
 ) -> Result<usize, ClientError> {
+    let wait = session.config.greeting_wait;
+    show_greetings(session, wait, transcript, out)?;
     let mut answered = 0;
     for message in messages {
         let message = message.map_err(ClientError::Input)?;
+        // Whatever arrived while the first message was being read (typed, say) is greeting.
+        show_greetings(session, LAST_LOOK, transcript, out)?;
         if transcript == Transcript::Both {
             writeln!(out, "> {message}").map_err(ClientError::Output)?;
         }
         let reply = session.exchange(&message)?;
+        let reply = visible(&reply);
         let shown = match transcript {
             Transcript::Both => writeln!(out, "< {reply}"),
             Transcript::RepliesOnly => writeln!(out, "{reply}"),
@@ -363,4 +433,23 @@ pub fn run(
         answered += 1;
     }
     Ok(answered)
+}
+
+/// Prints the greetings that arrive within `wait`, if nothing has been sent yet.
+fn show_greetings(
+    session: &mut Session,
+    wait: Duration,
+    transcript: Transcript,
+    out: &mut impl Write,
+) -> Result<(), ClientError> {
+    for greeting in session.greetings(wait)? {
+        let line = format!("* server says: {}", visible(&greeting));
+        match transcript {
+            Transcript::Both => writeln!(out, "{line}").map_err(ClientError::Output)?,
+            Transcript::RepliesOnly => {
+                let _ = writeln!(io::stderr(), "{line}"); // a note beside the output only
+            }
+        }
+    }
+    Ok(())
 }

@@ -384,6 +384,12 @@ impl<R: TimedRead> FrameReader<R> {
         self.framer.has_line() || self.framer.is_mid_message()
     }
 
+    /// Consumes everything buffered as one message, complete or not: for a reader that
+    /// stops waiting for the rest (after [`FrameReader::read_frame_by`] ran out of time).
+    pub fn take_rest(&mut self) -> Option<Frame<'_>> {
+        self.framer.take_rest()
+    }
+
     /// Reads more bytes, waiting at most `timeout`. Returns how many arrived.
     fn fill(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         if self.timeout != Some(timeout) {

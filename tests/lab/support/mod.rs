@@ -501,6 +501,70 @@ pub fn endless_reply_server() -> SocketAddr {
     addr
 }
 
+/// A server that greets, run on a thread: it accepts one client and sends it `greeting` at
+/// once, then answers each line with `reply(line)` and a newline. The receiver gets a
+/// message once the greeting is in the client's receive buffer (see
+/// [`wait_until_delivered`]), so a test can let the client send only after that.
+pub fn greeting_server(
+    greeting: &'static str,
+    reply: fn(&str) -> String,
+) -> (SocketAddr, mpsc::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let (greeted, greeted_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (sock, _) = listener.accept().expect("accept");
+        (&sock).write_all(greeting.as_bytes()).expect("greet");
+        wait_until_delivered(&sock);
+        let _ = greeted.send(());
+        for line in BufReader::new(&sock).lines().map_while(Result::ok) {
+            if (&sock).write_all(format!("{}\n", reply(&line)).as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    (addr, greeted_rx)
+}
+
+/// Waits until the peer's kernel has acknowledged every byte written on `stream`, which
+/// means they are in its receive buffer. On Linux this reads the socket's send queue
+/// (`tx_queue`, bytes not yet acknowledged) from /proc/net/tcp; elsewhere it returns at
+/// once, and a write on loopback is delivered by the time it returns all but always.
+pub fn wait_until_delivered(stream: &TcpStream) {
+    let local = stream.local_addr().expect("local addr").port();
+    let remote = stream.peer_addr().expect("peer addr").port();
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while let Ok(table) = std::fs::read_to_string("/proc/net/tcp") {
+        match unacknowledged_bytes(&table, local, remote) {
+            Some(0) | None => return,
+            Some(_) => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the peer never acknowledged what was sent"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The `tx_queue` of the socket from port `local` to port `remote` in a /proc/net/tcp
+/// table (`sl local_address rem_address st tx_queue:rx_queue ...`, addresses and numbers
+/// in hexadecimal).
+fn unacknowledged_bytes(table: &str, local: u16, remote: u16) -> Option<u32> {
+    let port = |address: &str| {
+        let hex = address.rsplit(':').next()?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (from, to, queues) = (fields.get(1)?, fields.get(2)?, fields.get(4)?);
+        if port(from)? != local || port(to)? != remote {
+            return None;
+        }
+        u32::from_str_radix(queues.split(':').next()?, 16).ok()
+    })
+}
+
 /// A stand-in server written exactly as the lab handout describes, run on a thread: it
 /// accepts one client, and for every `recv` sends back `reply(text)` (with whatever line
 /// ending `reply` chooses), until the client closes.
