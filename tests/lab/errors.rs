@@ -85,10 +85,10 @@ fn zero_duration_is_refused_as_a_usage_error(#[case] name: &str, #[case] option:
         .assert()
         .code(2)
         .stdout("")
-        .stderr(predicate::str::contains(format!(
-            "invalid value '0' for '{option} "
-        ))
-        .and(predicate::str::contains("it must be greater than 0")));
+        .stderr(
+            predicate::str::contains(format!("invalid value '0' for '{option} "))
+                .and(predicate::str::contains("it must be greater than 0")),
+        );
 }
 
 #[rstest]
@@ -189,7 +189,8 @@ fn client_gives_up_on_a_reply_that_never_ends() {
     // between pieces, only a timeout for the whole reply can end the wait.
     let addr = endless_reply_server();
     net_client_to(addr.port())
-        .args(["--reply-timeout", "0.3", "--partial-timeout", "60000", "hello"])
+        .args(["--reply-timeout", "0.3", "--partial-timeout", "60000"])
+        .arg("hello")
         .assert()
         .code(1)
         .stderr("net_client: no reply to message 1 within 0.3s (see --reply-timeout)\n");

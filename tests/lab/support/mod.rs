@@ -470,9 +470,9 @@ pub fn send_without_reading(addr: SocketAddr) {
     loop {
         match (&stream).write_all(burst.as_bytes()) {
             Ok(()) => sent += burst.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => panic!(
-                "the server stopped reading after {sent} bytes but kept the connection open"
-            ),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                panic!("the server stopped reading after {sent} bytes but kept the connection open")
+            }
             Err(_) => return, // reset or broken pipe: the server closed the connection
         }
         assert!(
@@ -518,7 +518,10 @@ pub fn greeting_server(
         wait_until_delivered(&sock);
         let _ = greeted.send(());
         for line in BufReader::new(&sock).lines().map_while(Result::ok) {
-            if (&sock).write_all(format!("{}\n", reply(&line)).as_bytes()).is_err() {
+            if (&sock)
+                .write_all(format!("{}\n", reply(&line)).as_bytes())
+                .is_err()
+            {
                 break;
             }
         }
