@@ -19,7 +19,7 @@ pub const DEFAULT_PORT: u16 = 28461;
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
     /// Address to listen on: 0.0.0.0 for every interface, 127.0.0.1 for this machine only;
-    /// an IPv6 address with or without brackets (:: or [::], ::1 or [::1]).
+    /// an IPv6 address (such as ::1) may be written with or without square brackets.
     #[arg(long, default_value = "0.0.0.0")]
     pub host: String,
 
