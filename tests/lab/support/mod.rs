@@ -455,12 +455,11 @@ impl Peer {
     }
 }
 
-/// A hostile client: it pipelines messages and never reads a reply, so the replies fill
-/// both directions' buffers and the server's writes stall. Returns once the server has
-/// given up on it and closed the connection (the next write fails); fails the test if the
-/// server still holds the connection after the step timeout.
-pub fn send_without_reading(addr: SocketAddr) {
-    let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+/// A hostile client on `stream`: it pipelines messages and never reads a reply, so the
+/// replies fill both directions' buffers and the server's writes stall. Returns once the
+/// server has given up on it and closed the connection (the next write fails); fails the
+/// test if the server still holds the connection after the step timeout.
+pub fn send_without_reading(stream: TcpStream) {
     stream
         .set_write_timeout(Some(STEP_TIMEOUT))
         .expect("set timeout");
