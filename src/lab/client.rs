@@ -108,7 +108,7 @@ impl From<io::Error> for ClientError {
 /// How a [`Session`] talks to its server.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientConfig {
-    /// Framing for replies. Its idle timeout is not used: `reply_timeout` bounds the wait.
+    /// Framing for replies. Leave its idle timeout unset: `reply_timeout` bounds the wait.
     pub limits: FrameLimits,
     /// How long an exchange may take, from the moment its message is sent (or starts to
     /// be) until the last byte of its reply. A server cannot extend it by replying slowly,
