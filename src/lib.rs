@@ -20,7 +20,8 @@
 //! - [`grade`]: grading a submitted pair of programs against the handout.
 //! - [`bench`]: the benchmark behind `make bench`: load generators, baselines, report.
 //! - [`cli`]: the default port and the options and parsers the programs share.
-//! - [`report`]: turning errors into the one-line messages people read.
+//! - [`report`]: turning errors into the one-line messages people read, and the servers'
+//!   log, which never holds up serving.
 //!
 //! The programs in `src/bin/` only parse arguments, bind or connect, and call into here.
 
