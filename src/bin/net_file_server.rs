@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cap_std::{ambient_authority, fs::Dir};
 use clap::Parser;
 use netlab::cli::{parse_seconds, worker_pool, DEFAULT_PORT};
 use netlab::further::files::{serve_connection, FileServerConfig, DEFAULT_MAX_FILE_SIZE};
@@ -65,16 +66,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<std::convert::Infallible, String> {
-    let root = args
-        .root
-        .canonicalize()
+    let root = Dir::open_ambient_dir(&args.root, ambient_authority())
         .map_err(|e| format!("cannot serve {}: {}", args.root.display(), describe(&e)))?;
-    if !root.is_dir() {
-        return Err(format!(
-            "cannot serve {}: not a directory",
-            args.root.display()
-        ));
-    }
     let pool = worker_pool(args.max_clients)?;
     let listener = netlab::cli::listen(&args.host, args.port)?;
     let config = Arc::new(FileServerConfig {

@@ -14,19 +14,25 @@
 //!
 //! # Staying inside the root
 //! A name is refused before anything is opened if it is absolute, has a `..` component,
-//! contains a NUL byte or is not UTF-8, or is longer than [`MAX_NAME_LEN`]. The path is then
-//! resolved, symbolic links included, and refused unless it still lies inside the root.
-//! Only regular files are served: not directories, devices, FIFOs or sockets (a FIFO would
-//! block the open). Files are streamed, never read into memory whole.
+//! contains a NUL byte or is not UTF-8, or is longer than [`MAX_NAME_LEN`]. Every file is
+//! then opened through [`cap_std`], beneath a handle on the root: on Linux the kernel
+//! itself resolves the path (`openat2` with `RESOLVE_BENEATH`) and refuses one that leaves
+//! the root, symbolic links included; elsewhere cap-std walks the path one component at a
+//! time beneath the handle. Nothing is checked first and opened later, so a directory
+//! swapped for a link to the outside while a request is served cannot lead out.
+//! Links that stay inside the root work.
 //!
-//! One gap remains: someone who can write inside the root could swap a checked directory
-//! for a link between the check and the open. Serve roots that clients cannot write to.
+//! Only regular files are served: not directories, devices, FIFOs or sockets. The open is
+//! non-blocking, so a FIFO cannot hang it, and the kind is taken from the opened file.
+//! Files are streamed, never read into memory whole.
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
+
+use cap_std::fs::{Dir, OpenOptions};
 
 use crate::lab::frame::{Frame, FrameLimits, FrameReader};
 use crate::report::describe;
@@ -38,10 +44,10 @@ pub const MAX_NAME_LEN: usize = 1024;
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
 
 /// How the file server behaves.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FileServerConfig {
-    /// The directory served, already canonical (absolute, no links).
-    pub root: PathBuf,
+    /// A handle on the directory served; every file is opened beneath it.
+    pub root: Dir,
     /// Files larger than this are refused with `too large`.
     pub max_file_size: u64,
     /// Silences the per-request log.
@@ -87,28 +93,46 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Turns a requested name into a path inside `root`, or says why it is refused. Nothing
-/// is opened; the returned path is canonical and names a regular file.
-pub fn resolve(root: &Path, name: &[u8]) -> Result<PathBuf, Refusal> {
+/// Opens the regular file `name` beneath `root`, or says why it is refused. The kernel
+/// (or cap-std, where the kernel cannot) refuses any path that leaves `root`.
+pub fn open_beneath(root: &Dir, name: &[u8]) -> Result<(File, u64), Refusal> {
     let relative = check_name(name)?;
-    let path = match root.join(relative).canonicalize() {
-        Ok(path) => path,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Refusal::NotFound),
-        Err(_) => return Err(Refusal::Forbidden("cannot be resolved")),
-    };
-    if !path.starts_with(root) {
-        return Err(Refusal::Forbidden("leads outside the served directory"));
-    }
-    let kind = fs::metadata(&path)
-        .map_err(|_| Refusal::NotFound)?
-        .file_type();
+    let file = root
+        .open_with(relative, &read_without_blocking())
+        .map_err(|e| refusal_for(&e))?
+        .into_std();
+    let kind = file.metadata().map_err(|_| Refusal::NotFound)?;
     if kind.is_dir() {
         return Err(Refusal::IsADirectory);
     }
     if !kind.is_file() {
         return Err(Refusal::Forbidden("not a regular file"));
     }
-    Ok(path)
+    Ok((file, kind.len()))
+}
+
+/// Read-only, and non-blocking so that opening a FIFO returns at once instead of waiting
+/// for a writer. (Reads from a regular file never block, whatever the flag.)
+fn read_without_blocking() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    cap_std::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    options
+}
+
+/// The refusal for an error opening a file beneath the root.
+fn refusal_for(error: &io::Error) -> Refusal {
+    match error.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Refusal::NotFound,
+        // cap-std reports a path that leaves the root as a permission error of its own,
+        // with no OS error number; a file the server may not read has one.
+        io::ErrorKind::PermissionDenied if error.raw_os_error().is_none() => {
+            Refusal::Forbidden("leads outside the served directory")
+        }
+        io::ErrorKind::PermissionDenied => Refusal::Forbidden("permission denied"),
+        _ => Refusal::Forbidden("cannot be opened"),
+    }
 }
 
 /// The checks that need only the name itself.
@@ -161,54 +185,51 @@ fn answer_requests(
     let mut count = 0;
     while let Some(frame) = reader.read_frame()? {
         count += 1;
-        let result = match frame {
-            Frame::Message(name) => resolve(&config.root, name).map_err(|r| (r, name.to_vec())),
-            Frame::TooLong { len } => Err((
-                Refusal::Forbidden("name too long"),
-                format!("<{len} bytes>").into(),
-            )),
+        let (result, name) = match frame {
+            Frame::Message(name) => (open_beneath(&config.root, name), name.to_vec()),
+            Frame::TooLong { len } => (
+                Err(Refusal::Forbidden("name too long")),
+                format!("<{len} bytes>").into_bytes(),
+            ),
         };
+        let name = String::from_utf8_lossy(&name);
         match result {
-            Ok(path) => send_file(stream, &path, peer, config)?,
-            Err((refusal, name)) => {
-                let name = String::from_utf8_lossy(&name);
-                config.log(format_args!("[{peer}] {name:?}: {refusal}"));
-                (&mut &*stream).write_all(format!("ERR {refusal}\n").as_bytes())?;
-            }
+            Ok((file, size)) => send_file(stream, file, size, &name, peer, config)?,
+            Err(refusal) => refuse(stream, &refusal, &name, peer, config)?,
         }
     }
     Ok(count)
 }
 
-/// Sends `OK <size>` and the file's bytes, or an `ERR` line if it cannot be opened. The
-/// size is taken from the open file, and exactly that many bytes follow: if the file
-/// shrinks meanwhile, the connection is closed, as the header can no longer be honoured.
-fn send_file(
+/// Sends `ERR <refusal>` and logs it.
+fn refuse(
     stream: &TcpStream,
-    path: &Path,
+    refusal: &Refusal,
+    name: &str,
     peer: SocketAddr,
     config: &FileServerConfig,
 ) -> io::Result<()> {
-    let shown = path.strip_prefix(&config.root).unwrap_or(path).display();
-    let opened = File::open(path).and_then(|file| Ok((file.metadata()?, file)));
-    let (metadata, file) = match opened {
-        Ok(opened) => opened,
-        Err(e) => {
-            config.log(format_args!(
-                "[{peer}] {shown}: cannot open: {}",
-                describe(&e)
-            ));
-            return (&mut &*stream).write_all(format!("ERR {}\n", Refusal::NotFound).as_bytes());
-        }
-    };
-    let size = metadata.len();
+    config.log(format_args!("[{peer}] {name:?}: {refusal}"));
+    (&mut &*stream).write_all(format!("ERR {refusal}\n").as_bytes())
+}
+
+/// Sends `OK <size>` and the file's bytes, or an `ERR` line if it is too large. The size
+/// is taken from the open file, and exactly that many bytes follow: if the file shrinks
+/// meanwhile, the connection is closed, as the header can no longer be honoured.
+fn send_file(
+    stream: &TcpStream,
+    file: File,
+    size: u64,
+    name: &str,
+    peer: SocketAddr,
+    config: &FileServerConfig,
+) -> io::Result<()> {
     if size > config.max_file_size {
         let refusal = Refusal::TooLarge {
             size,
             limit: config.max_file_size,
         };
-        config.log(format_args!("[{peer}] {shown}: {refusal}"));
-        return (&mut &*stream).write_all(format!("ERR {refusal}\n").as_bytes());
+        return refuse(stream, &refusal, name, peer, config);
     }
     (&mut &*stream).write_all(format!("OK {size}\n").as_bytes())?;
     let sent = io::copy(&mut file.take(size), &mut &*stream)?;
@@ -218,7 +239,7 @@ fn send_file(
             "the file shrank while being sent",
         ));
     }
-    config.log(format_args!("[{peer}] {shown}: sent {size} bytes"));
+    config.log(format_args!("[{peer}] {name:?}: sent {size} bytes"));
     Ok(())
 }
 

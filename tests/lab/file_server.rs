@@ -2,12 +2,18 @@
 //! root comes back byte for byte, and nothing outside the root is ever served.
 
 use std::fs;
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
 
+use cap_std::{ambient_authority, fs::Dir};
+use netlab::further::files::{serve_connection, FileServerConfig};
 use rstest::rstest;
 
-use crate::support::{fixture, net_client_to_program, program, Server, TEST_TIMEOUT};
+use crate::support::{fixture, net_client_to_program, program, Peer, Server, TEST_TIMEOUT};
 
 const SECRET: &str = "TOP SECRET: the answers to the final exam";
 
@@ -222,4 +228,84 @@ fn a_root_that_does_not_exist_is_reported() {
         .assert()
         .code(1)
         .stderr("net_file_server: cannot serve /no/such/dir: No such file or directory\n");
+}
+
+/// Serves `root` from this process on a port of its own, for one connection.
+fn serve_in_process(root: &std::path::Path) -> Peer {
+    let config = FileServerConfig {
+        root: Dir::open_ambient_dir(root, ambient_authority()).expect("open the root"),
+        max_file_size: 1024 * 1024,
+        quiet: true,
+        idle_timeout: None,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    thread::spawn(move || {
+        if let Ok((stream, peer)) = listener.accept() {
+            serve_connection(stream, peer, &config);
+        }
+    });
+    Peer::connect(addr)
+}
+
+/// Swaps `root/d` for a link to `outside` and back, again and again, until told to stop.
+/// Returns how many times it swapped.
+#[cfg(unix)]
+fn keep_swapping(root: PathBuf, outside: PathBuf, stop: Arc<AtomicBool>) -> u64 {
+    let (dir, parked) = (root.join("d"), root.join("d.real"));
+    let mut swaps = 0;
+    loop {
+        fs::rename(&dir, &parked).expect("park the directory");
+        std::os::unix::fs::symlink(&outside, &dir).expect("link to the outside");
+        fs::remove_file(&dir).expect("remove the link");
+        fs::rename(&parked, &dir).expect("restore the directory");
+        swaps += 1;
+        if stop.load(Ordering::Relaxed) {
+            return swaps;
+        }
+    }
+}
+
+#[cfg(unix)]
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_directory_swapped_for_a_link_to_the_outside_never_leaks() {
+    const REQUESTS: usize = 3000;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
+    fs::create_dir_all(root.join("d")).expect("inside directory");
+    fs::write(root.join("d/file.txt"), "inside\n").expect("inside file");
+    fs::create_dir_all(&outside).expect("outside directory");
+    fs::write(outside.join("file.txt"), SECRET).expect("outside file");
+    let mut peer = serve_in_process(&root);
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (root, stop) = (root.clone(), Arc::clone(&stop));
+        thread::spawn(move || keep_swapping(root, outside, stop))
+    };
+    let mut replies = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..REQUESTS {
+        let header = peer.send(b"d/file.txt\n").read_line();
+        if let Some(size) = header.strip_prefix("OK ") {
+            let bytes = peer.read_bytes(size.parse().expect("a size"));
+            if bytes != b"inside\n" {
+                peer.fail(&format!(
+                    "served bytes from outside the root: {:?}",
+                    String::from_utf8_lossy(&bytes)
+                ));
+            }
+        }
+        *replies.entry(header).or_default() += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().expect("the swapping thread");
+    let allowed = [
+        "OK 7",
+        "ERR not found",
+        "ERR forbidden: leads outside the served directory",
+    ];
+    assert!(
+        replies.keys().all(|header| allowed.contains(&header.as_str())),
+        "unexpected replies over {swaps} swaps: {replies:?}"
+    );
 }
