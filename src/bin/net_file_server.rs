@@ -49,9 +49,10 @@ struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     max_clients: u32,
 
-    /// Close a connection that sends nothing for this many seconds [default: never].
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
-    idle_timeout: Option<Duration>,
+    /// Close a connection that makes no progress for this many seconds: it sends no
+    /// request, or reads none of a file being sent.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "60")]
+    idle_timeout: Duration,
 }
 
 fn main() -> ExitCode {
@@ -74,7 +75,7 @@ fn run(args: &Args) -> Result<std::convert::Infallible, String> {
         root,
         max_file_size: args.max_file_size,
         quiet: args.quiet,
-        idle_timeout: args.idle_timeout,
+        idle_timeout: Some(args.idle_timeout),
     });
     accept_forever(&listener, args.quiet, |stream, peer| {
         let config = Arc::clone(&config);

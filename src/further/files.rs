@@ -52,7 +52,8 @@ pub struct FileServerConfig {
     pub max_file_size: u64,
     /// Silences the per-request log.
     pub quiet: bool,
-    /// Close a connection idle for this long; `None` waits forever.
+    /// Close a connection that makes no progress for this long: no request arrives, or
+    /// the client reads none of a file being sent. `None` waits forever.
     pub idle_timeout: Option<std::time::Duration>,
 }
 
@@ -166,6 +167,9 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &FileServer
     config.log(format_args!("[{peer}] connected"));
     match answer_requests(&stream, peer, config) {
         Ok(count) => config.log(format_args!("[{peer}] closed after {count} request(s)")),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            config.log(format_args!("[{peer}] closed: {}", describe(&e)));
+        }
         Err(e) => config.log(format_args!("[{peer}] connection lost: {}", describe(&e))),
     }
 }
@@ -176,6 +180,9 @@ fn answer_requests(
     config: &FileServerConfig,
 ) -> io::Result<u64> {
     stream.set_nodelay(true)?;
+    // A client that stops reading a file would otherwise hold this worker forever: a
+    // write that makes no progress for the idle timeout fails instead.
+    stream.set_write_timeout(config.idle_timeout)?;
     let limits = FrameLimits {
         max_line_len: MAX_NAME_LEN,
         idle_timeout: config.idle_timeout,
@@ -194,9 +201,10 @@ fn answer_requests(
         };
         let name = String::from_utf8_lossy(&name);
         match result {
-            Ok((file, size)) => send_file(stream, file, size, &name, peer, config)?,
-            Err(refusal) => refuse(stream, &refusal, &name, peer, config)?,
+            Ok((file, size)) => send_file(stream, file, size, &name, peer, config),
+            Err(refusal) => refuse(stream, &refusal, &name, peer, config),
         }
+        .map_err(stopped_reading)?;
     }
     Ok(count)
 }
@@ -241,6 +249,17 @@ fn send_file(
     }
     config.log(format_args!("[{peer}] {name:?}: sent {size} bytes"));
     Ok(())
+}
+
+/// A write timeout (`WouldBlock` on Unix, `TimedOut` on Windows) means the client read
+/// nothing for the idle timeout; other errors stay as they are.
+fn stopped_reading(error: io::Error) -> io::Error {
+    match error.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading")
+        }
+        _ => error,
+    }
 }
 
 /// What the server answered to one request.

@@ -2,6 +2,7 @@
 //! root comes back byte for byte, and nothing outside the root is ever served.
 
 use std::fs;
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,7 +14,9 @@ use cap_std::{ambient_authority, fs::Dir};
 use netlab::further::files::{serve_connection, FileServerConfig};
 use rstest::rstest;
 
-use crate::support::{fixture, net_client_to_program, program, Peer, Server, TEST_TIMEOUT};
+use crate::support::{
+    fixture, net_client_to_program, non_reading_client, program, Peer, Server, TEST_TIMEOUT,
+};
 
 const SECRET: &str = "TOP SECRET: the answers to the final exam";
 
@@ -216,6 +219,24 @@ fn a_silent_client_does_not_block_others() {
     let server = sandbox.start(&[]);
     let mut silent = server.connect();
     silent.send(b"hello"); // half a name, then nothing
+    file_client(&server).arg("hello.txt").assert().success();
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn clients_that_stop_reading_are_disconnected_and_others_are_served() {
+    const STUCK: usize = 64; // as many as the server has workers
+    let sandbox = Sandbox::new();
+    fs::write(sandbox.root().join("big.bin"), vec![7; 20 * 1024 * 1024]).expect("big file");
+    let server = sandbox.start(&["--idle-timeout", "0.5"]);
+    let _stuck: Vec<_> = (0..STUCK)
+        .map(|_| {
+            let mut client = non_reading_client(server.addr());
+            client.write_all(b"big.bin\n").expect("request");
+            client
+        })
+        .collect();
+    server.wait_for_output_times("closed: the client stopped reading", STUCK);
     file_client(&server).arg("hello.txt").assert().success();
 }
 
