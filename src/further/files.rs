@@ -31,6 +31,7 @@ use std::fs::File;
 use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Component, Path};
+use std::time::Duration;
 
 use cap_std::fs::{Dir, OpenOptions};
 
@@ -54,7 +55,7 @@ pub struct FileServerConfig {
     pub quiet: bool,
     /// Close a connection that makes no progress for this long: no request arrives, or
     /// the client reads none of a file being sent. `None` waits forever.
-    pub idle_timeout: Option<std::time::Duration>,
+    pub idle_timeout: Option<Duration>,
 }
 
 impl FileServerConfig {
@@ -290,17 +291,51 @@ pub fn parse_header(line: &str) -> io::Result<Header> {
     }
 }
 
-/// Fetches one file over `stream`: sends the request, reads the header, and copies
-/// exactly the announced bytes to `out`. Returns the header.
+/// Fetches one file over `reader`'s connection: sends the request, reads the header, and
+/// copies exactly the announced bytes to `out`. Returns the header. Waits at most
+/// `timeout` for the header, and for each further piece of the file.
 ///
 /// # Errors
-/// When the connection fails, or closes before every announced byte arrived.
+/// `InvalidInput` for a name with a line break or NUL in it (it would be sent as two
+/// requests); `TimedOut` when the server stays silent for `timeout`; `UnexpectedEof`
+/// when the connection closes before every announced byte arrived; any other error of
+/// the connection.
 pub fn fetch(
     reader: &mut io::BufReader<TcpStream>,
     name: &str,
+    timeout: Duration,
     out: &mut impl Write,
 ) -> io::Result<Header> {
-    reader.get_ref().write_all(format!("{name}\n").as_bytes())?;
+    check_request(name).map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
+    let secs = timeout.as_secs_f64();
+    reader.get_ref().set_read_timeout(Some(timeout))?;
+    reader.get_ref().set_write_timeout(Some(timeout))?;
+    reader
+        .get_ref()
+        .write_all(format!("{name}\n").as_bytes())
+        .map_err(|e| silent_for(e, || format!("the server took no request within {secs:.1}s")))?;
+    let header = read_header(reader)
+        .map_err(|e| silent_for(e, || format!("no reply within {secs:.1}s")))?;
+    if let Header::Ok(size) = header {
+        copy_exactly(reader, size, timeout, out)?;
+    }
+    Ok(header)
+}
+
+/// Why `name` cannot be sent as one request, if it cannot: a line break would end the
+/// request early and make the rest a second one.
+///
+/// # Errors
+/// A one-line reason.
+pub fn check_request(name: &str) -> Result<(), String> {
+    if name.contains(['\n', '\r', '\0']) {
+        return Err("a file name cannot contain a line break or NUL".into());
+    }
+    Ok(())
+}
+
+/// Reads the reply's header line.
+fn read_header(reader: &mut io::BufReader<TcpStream>) -> io::Result<Header> {
     let mut line = Vec::new();
     reader
         .by_ref()
@@ -312,15 +347,50 @@ pub fn fetch(
             "the server closed the connection",
         ));
     }
-    let header = parse_header(&String::from_utf8_lossy(&line))?;
-    if let Header::Ok(size) = header {
-        let received = io::copy(&mut reader.by_ref().take(size), out)?;
-        if received < size {
+    parse_header(&String::from_utf8_lossy(&line))
+}
+
+/// Copies exactly `size` bytes from `reader` to `out`, waiting at most `timeout` for each
+/// piece.
+fn copy_exactly(
+    reader: &mut io::BufReader<TcpStream>,
+    size: u64,
+    timeout: Duration,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let mut received = 0;
+    while received < size {
+        let piece = match reader.fill_buf() {
+            Ok(piece) => piece,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(silent_for(e, || {
+                    let secs = timeout.as_secs_f64();
+                    format!("the transfer stalled: nothing for {secs:.1}s after {received} of {size} bytes")
+                }))
+            }
+        };
+        if piece.is_empty() {
             let why = format!("the connection closed after {received} of {size} bytes");
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
         }
+        let n = piece.len().min(usize::try_from(size - received).unwrap_or(usize::MAX));
+        out.write_all(&piece[..n])?;
+        reader.consume(n);
+        received += n as u64;
     }
-    Ok(header)
+    Ok(())
+}
+
+/// A socket timeout (`WouldBlock` on Unix, `TimedOut` on Windows) as a `TimedOut` error
+/// with the message `what` gives; other errors stay as they are.
+fn silent_for(error: io::Error, what: impl FnOnce() -> String) -> io::Error {
+    match error.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            io::Error::new(io::ErrorKind::TimedOut, what())
+        }
+        _ => error,
+    }
 }
 
 #[cfg(test)]

@@ -178,6 +178,19 @@ pub fn host_and_port(host: &str, port: u16) -> String {
 /// # Errors
 /// [`ClientError::Resolve`] or [`ClientError::Connect`], naming `host:port` as given.
 pub fn connect(host: &str, port: u16, retry: Option<Duration>) -> Result<TcpStream, ClientError> {
+    connect_within(host, port, retry, CONNECT_TIMEOUT)
+}
+
+/// [`connect`], giving each connection attempt `timeout` instead of the default 5 s.
+///
+/// # Errors
+/// As [`connect`].
+pub fn connect_within(
+    host: &str,
+    port: u16,
+    retry: Option<Duration>,
+    timeout: Duration,
+) -> Result<TcpStream, ClientError> {
     let target = host_and_port(host, port);
     let host = strip_brackets(host);
     let deadline = Instant::now() + retry.unwrap_or_default();
@@ -189,7 +202,7 @@ pub fn connect(host: &str, port: u16, retry: Option<Duration>) -> Result<TcpStre
                 return Err(ClientError::Resolve { host, source });
             }
         };
-        match connect_any(&addrs) {
+        match connect_any(&addrs, timeout) {
             Ok(stream) => return Ok(stream),
             Err(_) if Instant::now() < deadline => thread::sleep(RETRY_INTERVAL),
             Err(source) => return Err(ClientError::Connect { target, source }),
@@ -199,10 +212,10 @@ pub fn connect(host: &str, port: u16, retry: Option<Duration>) -> Result<TcpStre
 
 /// Tries each address in turn (`localhost` may be `::1` first, where an IPv4-only server
 /// is not listening) and returns the first connection, or the last error.
-fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
+fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> io::Result<TcpStream> {
     let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address found");
     for addr in addrs {
-        match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(addr, timeout) {
             Ok(stream) => return Ok(stream),
             Err(e) => last_error = e,
         }

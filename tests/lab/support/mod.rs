@@ -578,6 +578,52 @@ pub fn non_reading_client(addr: SocketAddr) -> TcpStream {
     socket.into()
 }
 
+/// What a [`scripted_server`] does after its reply.
+#[derive(Clone, Copy, Debug)]
+pub enum AfterReply {
+    /// Keeps the connection open and says nothing more, until the client leaves.
+    Hang,
+    /// Closes the connection.
+    Close,
+}
+
+/// A hostile server on a thread: accepts one client, waits for its first bytes, sends
+/// `reply` (which may be nothing, or half of what it announces), then hangs or closes.
+pub fn scripted_server(reply: &'static [u8], after: AfterReply) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let _ = stream.read(&mut [0; 1024]);
+        let _ = stream.write_all(reply);
+        if let AfterReply::Hang = after {
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+    });
+    addr
+}
+
+/// A listening socket that never accepts, with its queue already full: a new connection
+/// attempt gets no answer at all, as from a host that is down. Keep the returned sockets
+/// alive for as long as that should last.
+#[cfg(target_os = "linux")]
+pub fn unanswering_listener() -> (SocketAddr, socket2::Socket, TcpStream) {
+    let listener = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("socket");
+    listener
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    // Linux queues one connection for a backlog of 0, and drops the handshakes after it.
+    listener.listen(0).expect("listen");
+    let addr = listener
+        .local_addr()
+        .expect("local addr")
+        .as_socket()
+        .expect("an IP address");
+    let queued = TcpStream::connect(addr).expect("fill the queue");
+    (addr, listener, queued)
+}
+
 /// A stand-in server written exactly as the lab handout describes, run on a thread: it
 /// accepts one client, and for every `recv` sends back `reply(text)` (with whatever line
 /// ending `reply` chooses), until the client closes.
