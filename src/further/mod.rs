@@ -5,6 +5,7 @@ pub mod async_server;
 pub mod chat;
 pub mod chat_room;
 pub mod files;
+pub mod outbox;
 pub mod pool;
 pub mod threaded;
 

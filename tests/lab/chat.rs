@@ -2,6 +2,7 @@
 //! once, and a room where everyone hears everyone else.
 
 use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
@@ -9,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use rstest::rstest;
 
-use crate::support::{program, Peer, Server, STEP_TIMEOUT, TEST_TIMEOUT};
+use crate::support::{
+    non_reading_client, program, Pace, Peer, Server, STEP_TIMEOUT, TEST_TIMEOUT,
+};
 
 /// A `net_chat` process with a keyboard (its stdin) and a screen (its stdout) that the
 /// test controls. Killed on drop.
@@ -155,9 +158,14 @@ fn ctrl_c_on_one_side_is_reported_on_the_other() {
 }
 
 fn chat_room() -> Server {
+    chat_room_with(&[])
+}
+
+fn chat_room_with(args: &[&str]) -> Server {
     Server::start_with(|port| {
         let mut cmd = Command::new(program("net_chat_server"));
         cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+        cmd.args(args);
         cmd
     })
 }
@@ -243,41 +251,126 @@ fn over_long_lines_and_invalid_utf8_are_handled() {
     bob.expect_line("ann: caf\u{fffd}");
 }
 
+/// Joins the room as `nick` with a client that will never read anything.
+fn join_without_reading(room: &Server, nick: &str) -> TcpStream {
+    let mut stuck = non_reading_client(room.addr());
+    stuck
+        .write_all(format!("{nick}\n").as_bytes())
+        .expect("send the nickname");
+    stuck
+}
+
+/// Sends `lines` from a thread of its own: the room may slow the sender down.
+fn send_in_background(peer: &Peer, lines: &[String]) -> thread::JoinHandle<()> {
+    let mut stream = peer.writer();
+    let bytes = lines.iter().map(|line| format!("{line}\n")).collect::<String>();
+    thread::spawn(move || stream.write_all(bytes.as_bytes()).expect("send the lines"))
+}
+
+/// Checks that `received` holds exactly `from`'s lines `sent`, in order, and otherwise
+/// only the `notices`.
+fn assert_received(who: &str, received: &[String], from: &[(&str, &[String])], notices: &[&str]) {
+    let mut rest: Vec<&str> = received.iter().map(String::as_str).collect();
+    for (nick, sent) in from {
+        let prefix = format!("{nick}: ");
+        let got: Vec<&str> = rest.iter().filter_map(|l| l.strip_prefix(&prefix)).collect();
+        let expected: Vec<&str> = sent.iter().map(String::as_str).collect();
+        if got != expected {
+            let lost = expected.iter().filter(|line| !got.contains(line)).count();
+            panic!(
+                "{who} got {} of {nick}'s {} lines ({lost} missing), or out of order; first got {:?}",
+                got.len(),
+                expected.len(),
+                got.first()
+            );
+        }
+        rest.retain(|l| !l.starts_with(&prefix));
+    }
+    assert_eq!(rest, notices, "{who} got these other lines");
+}
+
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
-fn a_member_who_stops_reading_does_not_stall_the_room() {
-    const CHUNK: usize = 100; // lines; well below a member's queue
-    let room = chat_room();
-    let mut ann = join(&room, "ann");
-    let stuck = join(&room, "stuck"); // never reads again
-    let mut cat = join(&room, "cat");
-    ann.expect_line("* stuck joined");
-    ann.expect_line("* cat joined");
-
-    // Ann talks in chunks that Cat reads in full before the next, so Cat keeps up while
-    // everything piles up for Stuck, until the room gives up on Stuck. However much
-    // Ann sends, Cat must get all of it.
-    let chunk = format!("{}\n", "y".repeat(1000)).repeat(CHUNK);
-    let mut notices = Vec::new();
-    for _ in 0..1000 {
-        ann.send(chunk.as_bytes());
-        let mut relayed = 0;
-        while relayed < CHUNK {
-            let line = cat.read_line();
-            match line.starts_with("ann: ") {
-                true => relayed += 1,
-                false => notices.push(line),
-            }
-        }
-        if !notices.is_empty() {
-            break;
-        }
+fn a_burst_reaches_every_reader_and_only_a_member_who_never_reads_is_disconnected() {
+    const BURST: usize = 10_000;
+    const TALK: usize = 100;
+    let room = chat_room_with(&["--max-backlog", "32768", "--stall-timeout", "1"]);
+    let mut ann = join(&room, "ann"); // sends the burst, and reads
+    let mut fast = join(&room, "fast");
+    let mut slow = join(&room, "slow"); // takes 4 KiB every 10 ms
+    let mut cat = join(&room, "cat"); // talks during the burst
+    let _stuck = join_without_reading(&room, "stuck");
+    ann.expect_line("* fast joined");
+    for peer in [&mut ann, &mut fast] {
+        peer.expect_line("* slow joined");
     }
-    assert_eq!(notices, ["* stuck was disconnected: not keeping up"]);
-    ann.expect_line("* stuck was disconnected: not keeping up");
-    cat.send(b"still here\n");
-    ann.expect_line("cat: still here");
-    drop(stuck);
+    for peer in [&mut ann, &mut fast, &mut slow] {
+        peer.expect_line("* cat joined");
+    }
+    for peer in [&mut ann, &mut fast, &mut slow, &mut cat] {
+        peer.expect_line("* stuck joined");
+    }
+
+    let burst: Vec<String> = (0..BURST)
+        .map(|n| format!("burst {n:05} {}", "x".repeat(18)))
+        .collect();
+    let talk: Vec<String> = (0..TALK).map(|n| format!("cat talks {n}")).collect();
+    let notice = "* stuck was disconnected: not reading";
+    let sender = send_in_background(&ann, &burst);
+    cat.expect_line(&format!("ann: {}", burst[0]));
+    cat.send(talk.iter().map(|line| format!("{line}\n")).collect::<String>().as_bytes());
+    let slowly = Pace::Slow {
+        chunk: 4096,
+        pause: Duration::from_millis(10),
+    };
+    let ann_got = ann.read_lines_in_background(TALK + 1, Pace::Fast);
+    let fast_got = fast.read_lines_in_background(BURST + TALK + 1, Pace::Fast);
+    let slow_got = slow.read_lines_in_background(BURST + TALK + 1, slowly);
+    let cat_got = cat.read_lines_in_background(BURST, Pace::Fast);
+
+    let everything: [(&str, &[String]); 2] = [("ann", &burst), ("cat", &talk)];
+    for (who, got) in [("fast", fast_got), ("slow", slow_got)] {
+        assert_received(who, &got.join().expect(who), &everything, &[notice]);
+    }
+    let ann_got = ann_got.join().expect("ann");
+    assert_received("ann", &ann_got, &[("cat", &talk)], &[notice]);
+    let cat_got = cat_got.join().expect("cat");
+    assert_received("cat", &cat_got, &[("ann", &burst[1..])], &[notice]);
+    sender.join().expect("the burst was sent whole");
+    room.wait_for_output("stuck read nothing of a full backlog for 1.0s: disconnected");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_member_who_stops_reading_is_disconnected_after_the_stall_timeout_not_before() {
+    let room = chat_room_with(&["--max-backlog", "1024", "--stall-timeout", "0.5"]);
+    let mut ann = join(&room, "ann");
+    let _stuck = join_without_reading(&room, "stuck");
+    ann.expect_line("* stuck joined");
+    let started = Instant::now();
+    let burst: Vec<String> = (0..2000).map(|n| format!("{n:099}")).collect();
+    let sender = send_in_background(&ann, &burst);
+    ann.expect_line("* stuck was disconnected: not reading");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500),
+        "disconnected after {waited:?}, before the stall timeout"
+    );
+    sender.join().expect("the burst was sent whole");
+    let mut bob = join(&room, "bob");
+    bob.send(b"hello\n");
+    ann.expect_line("* bob joined").expect_line("bob: hello");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_zero_stall_timeout_is_refused() {
+    assert_cmd::Command::new(program("net_chat_server"))
+        .args(["--port", "0", "--stall-timeout", "0"])
+        .timeout(STEP_TIMEOUT)
+        .assert()
+        .code(2)
+        .stdout("");
 }
 
 #[rstest]

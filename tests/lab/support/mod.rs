@@ -318,6 +318,20 @@ fn collect_lines(
     })
 }
 
+/// How [`Peer::read_lines_in_background`] takes what arrives.
+#[derive(Clone, Copy, Debug)]
+pub enum Pace {
+    /// As fast as it can.
+    Fast,
+    /// `chunk` bytes at a time, with `pause` before each read: a slow reader.
+    Slow {
+        /// The most bytes taken by one read.
+        chunk: usize,
+        /// How long to wait before each read.
+        pause: Duration,
+    },
+}
+
 /// A raw TCP client for poking at the server byte by byte. It records everything it sends
 /// and receives, and every failed expectation shows that transcript.
 pub struct Peer {
@@ -444,6 +458,49 @@ impl Peer {
         self.stream()
             .peek(&mut byte)
             .expect("a reply to arrive before the reset");
+    }
+
+    /// Another handle on the connection, to send from a thread of its own while this
+    /// one reads.
+    pub fn writer(&self) -> TcpStream {
+        self.stream().try_clone().expect("clone the socket")
+    }
+
+    /// Reads `count` lines on a thread of its own, at `pace`, and returns them without
+    /// their line feeds. The thread fails, showing the last line it got, if the
+    /// connection closes or stays silent for the step timeout first.
+    pub fn read_lines_in_background(self, count: usize, pace: Pace) -> thread::JoinHandle<Vec<String>> {
+        let mut pending = self.reader.buffer().to_vec();
+        let mut stream = self.reader.into_inner();
+        let (chunk, pause) = match pace {
+            Pace::Fast => (64 * 1024, Duration::ZERO),
+            Pace::Slow { chunk, pause } => (chunk, pause),
+        };
+        thread::spawn(move || {
+            let mut lines = Vec::with_capacity(count);
+            let mut buf = vec![0; chunk];
+            loop {
+                let mut start = 0;
+                while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
+                    let line = &pending[start..start + end];
+                    lines.push(String::from_utf8_lossy(line).into_owned());
+                    if lines.len() == count {
+                        return lines;
+                    }
+                    start += end + 1;
+                }
+                pending.drain(..start);
+                thread::sleep(pause);
+                match stream.read(&mut buf) {
+                    Ok(n @ 1..) => pending.extend_from_slice(&buf[..n]),
+                    result => panic!(
+                        "{result:?} after {} of {count} lines; the last was {:?}",
+                        lines.len(),
+                        lines.last()
+                    ),
+                }
+            }
+        })
     }
 
     /// Fails the test, showing the transcript so far.
