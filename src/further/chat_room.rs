@@ -17,15 +17,24 @@
 //! The kernel's send buffer for each member is kept small ([`SEND_BUFFER`]), so that
 //! what a member has not read waits in its outbox, where the room can count it, rather
 //! than in the kernel, where it cannot.
-
+//!
+//! # Text
+//! Control characters in relayed lines (escape sequences, bells, carriage returns) are
+//! shown as escapes such as `\x1b`, so no member can drive the others' terminals. Tabs
+//! stay. Nicknames are compared after Unicode compatibility normalization and case
+//! folding ("ÄNNÄ" is taken when "Ännä" is in the room), and may not contain invisible,
+//! bidirectional-control or control characters.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
 use crate::further::outbox::{BacklogLimits, Fill, Line, Outbox};
 use crate::lab::frame::{Frame, FrameLimits, FrameReader};
+use crate::report::visible;
 
 /// The longest line a member may send, in bytes.
 pub const MAX_CHAT_LINE: usize = 4096;
@@ -148,7 +157,7 @@ impl Room {
             let full = match reader.read_frame() {
                 Ok(Some(Frame::Message(bytes))) => {
                     let text = String::from_utf8_lossy(bytes);
-                    let relayed = line(&format!("{nick}: {text}"));
+                    let relayed = line(&format!("{nick}: {}", visible(&text)));
                     let mut members = self.members();
                     if !members.iter().any(|m| Arc::ptr_eq(&m.outbox, outbox)) {
                         return; // disconnected meanwhile for not reading
@@ -250,13 +259,50 @@ fn check_nick(nick: &str, members: &[Member]) -> Result<(), String> {
     if nick.chars().count() > MAX_NICK_LEN {
         return Err(format!("it is longer than {MAX_NICK_LEN} characters"));
     }
-    if nick.chars().any(|c| c.is_control() || c == ':') {
-        return Err("it contains a control character or ':'".into());
+    if nick.chars().any(is_invisible) {
+        return Err("it contains an invisible or control character".into());
     }
-    if members.iter().any(|m| m.nick.eq_ignore_ascii_case(nick)) {
+    if nick.contains(':') {
+        return Err("it contains ':'".into());
+    }
+    if members.iter().any(|m| same_nick(&m.nick, nick)) {
         return Err(format!("{nick} is taken"));
     }
     Ok(())
+}
+
+/// True when two nicknames would look alike: equal after compatibility normalization
+/// and case folding (Unicode's compatibility caseless match), so "ÄNNÄ" is "Ännä" and
+/// "ａｎｎ" (full-width) is "ann".
+fn same_nick(a: &str, b: &str) -> bool {
+    caseless::compatibility_caseless_match_str(a, b)
+}
+
+/// Characters a nickname may not contain: control characters, format characters
+/// (zero-width spaces and joiners, the bidirectional controls such as RLO, soft
+/// hyphens), line and paragraph separators, private-use, unassigned and surrogate code
+/// points, and the few other characters Unicode says to show as nothing (Hangul fillers,
+/// variation selectors, the combining grapheme joiner).
+fn is_invisible(c: char) -> bool {
+    use GeneralCategory::{
+        Control, Format, LineSeparator, ParagraphSeparator, PrivateUse, Surrogate, Unassigned,
+    };
+    matches!(
+        c.general_category(),
+        Control | Format | LineSeparator | ParagraphSeparator | PrivateUse | Surrogate | Unassigned
+    ) || matches!(
+        c,
+        '\u{034f}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{ffa0}'
+            | '\u{e0100}'..='\u{e01ef}'
+    )
 }
 
 /// `text` as a line ready to send.
@@ -274,9 +320,27 @@ mod tests {
     #[test]
     fn nicknames_are_checked() {
         assert!(check_nick("ada", &[]).is_ok());
+        assert!(check_nick("Zoë ☕", &[]).is_ok());
         assert!(check_nick("", &[]).is_err());
         assert!(check_nick(&"x".repeat(MAX_NICK_LEN + 1), &[]).is_err());
         assert!(check_nick("a\u{7}b", &[]).is_err());
         assert!(check_nick("a:b", &[]).is_err());
+    }
+
+    #[test]
+    fn invisible_and_direction_changing_characters_are_refused() {
+        for c in ['\u{200b}', '\u{200d}', '\u{202e}', '\u{2066}', '\u{ad}', '\u{3164}'] {
+            let nick = format!("ann{c}");
+            assert!(check_nick(&nick, &[]).is_err(), "{nick:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn nicknames_that_look_alike_are_the_same() {
+        assert!(same_nick("Ännä", "ÄNNÄ"));
+        assert!(same_nick("Ännä", "A\u{308}nna\u{308}")); // decomposed
+        assert!(same_nick("ann", "ａｎｎ")); // full-width
+        assert!(same_nick("strasse", "STRAẞE"));
+        assert!(!same_nick("ann", "anna"));
     }
 }

@@ -214,28 +214,31 @@ fn the_room_relays_every_line_to_everyone_else_in_order() {
 fn the_room_refuses_bad_nicknames_until_a_good_one_comes() {
     let room = chat_room();
     let _ann = join(&room, "Ann");
+    let _anna = join(&room, "Ännä");
     let mut peer = room.connect();
     peer.expect_line("* welcome! send your nickname");
-    let refusals: [(&[u8], &str); 5] = [
-        (b"\n", "* nickname refused: it is empty; try another"),
+    let invisible = "it contains an invisible or control character";
+    let refusals: [(&str, String); 10] = [
+        ("\n", "it is empty".into()),
         (
-            b"a-very-long-nickname-indeed\n",
-            "* nickname refused: it is longer than 20 characters; try another",
+            "a-very-long-nickname-indeed\n",
+            "it is longer than 20 characters".into(),
         ),
-        (
-            b"bell\x07\n",
-            "* nickname refused: it contains a control character or ':'; try another",
-        ),
-        (
-            b"a:b\n",
-            "* nickname refused: it contains a control character or ':'; try another",
-        ),
-        (b"ann\n", "* nickname refused: ann is taken; try another"),
+        ("bell\x07\n", invisible.into()),
+        ("zero\u{200b}width\n", invisible.into()),
+        ("evil\u{202e}txt.exe\n", invisible.into()),
+        ("a:b\n", "it contains ':'".into()),
+        ("ann\n", "ann is taken".into()),
+        ("ÄNNÄ\n", "ÄNNÄ is taken".into()),
+        ("A\u{308}nna\u{308}\n", "A\u{308}nna\u{308} is taken".into()),
+        ("ＡＮＮ\n", "ＡＮＮ is taken".into()),
     ];
-    for (nick, refusal) in refusals {
-        peer.send(nick).expect_line(refusal);
+    for (nick, why) in refusals {
+        peer.send(nick.as_bytes())
+            .expect_line(&format!("* nickname refused: {why}; try another"));
     }
-    peer.send(b"bob\n").expect_line("* you are bob; here: Ann");
+    peer.send("Zoë\n".as_bytes())
+        .expect_line("* you are Zoë; here: Ann, Ännä");
 }
 
 #[rstest]
@@ -360,6 +363,17 @@ fn a_member_who_stops_reading_is_disconnected_after_the_stall_timeout_not_before
     let mut bob = join(&room, "bob");
     bob.send(b"hello\n");
     ann.expect_line("* bob joined").expect_line("bob: hello");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn control_characters_are_relayed_as_escapes() {
+    let room = chat_room();
+    let mut ann = join(&room, "ann");
+    let mut bob = join(&room, "bob");
+    ann.expect_line("* bob joined");
+    ann.send(b"\x1b]0;pwned\x07\x1b[2Jgotcha\rtab\there\xc2\x9b6n\n");
+    bob.expect_line("ann: \\x1b]0;pwned\\x07\\x1b[2Jgotcha\\x0dtab\there\\u{9b}6n");
 }
 
 #[rstest]
