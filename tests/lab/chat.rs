@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rstest::rstest;
 
 use crate::support::{
-    non_reading_client, program, Pace, Peer, Server, STEP_TIMEOUT, TEST_TIMEOUT,
+    free_port, non_reading_client, program, Pace, Peer, Server, STEP_TIMEOUT, TEST_TIMEOUT,
 };
 
 /// A `net_chat` process with a keyboard (its stdin) and a screen (its stdout) that the
@@ -155,6 +155,45 @@ fn ctrl_c_on_one_side_is_reported_on_the_other() {
     bob.expect_line("* the other side left");
     bob.expect_exit_success();
     drop(ann);
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn net_chat_shows_control_characters_from_the_other_side_as_escapes() {
+    let mut listening = ChatProcess::start(&["--listen", "--bind", "127.0.0.1", "--port", "0"]);
+    let announced = listening.expect_line("listening on ");
+    let addr = announced.trim_start_matches("listening on ").parse().expect("an address");
+    let mut other_side = Peer::connect(addr);
+    other_side.send(b"\x1b]0;pwned\x07\x1b[2Jgotcha\ttabbed\n");
+    listening.expect_line("\\x1b]0;pwned\\x07\\x1b[2Jgotcha\ttabbed");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn net_chat_names_the_chat_programs_when_nothing_listens() {
+    let port = free_port().to_string();
+    assert_cmd::Command::new(program("net_chat"))
+        .args(["127.0.0.1", "--port", &port])
+        .timeout(STEP_TIMEOUT)
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "net_chat: cannot connect to 127.0.0.1:{port}: Connection refused \
+             (is net_chat --listen or net_chat_server running?)\n"
+        ));
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn net_chat_refuses_bind_without_listen() {
+    assert_cmd::Command::new(program("net_chat"))
+        .args(["--bind", "127.0.0.1", "localhost"])
+        .timeout(STEP_TIMEOUT)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "the argument '--bind <ADDR>' cannot be used with '[HOST]'",
+        ));
 }
 
 fn chat_room() -> Server {
