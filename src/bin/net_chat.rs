@@ -34,7 +34,12 @@ struct Args {
     /// With --listen, the address to listen on.
     // Refused with HOST, which is there exactly when --listen is not: `requires = "listen"`
     // would never refuse anything, as clap counts a flag's default of false as given.
-    #[arg(long = "bind", value_name = "ADDR", default_value = "0.0.0.0", conflicts_with = "host")]
+    #[arg(
+        long = "bind",
+        value_name = "ADDR",
+        default_value = "0.0.0.0",
+        conflicts_with = "host"
+    )]
     bind: String,
 
     /// The port to listen on or connect to.

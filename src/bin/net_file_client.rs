@@ -109,8 +109,13 @@ fn save(
         Some(folder) if !folder.as_os_str().is_empty() => folder,
         _ => Path::new("."),
     };
-    let temp = temp_file_in(folder)
-        .map_err(|e| format!("cannot create a file in {}: {}", folder.display(), describe(&e)))?;
+    let temp = temp_file_in(folder).map_err(|e| {
+        format!(
+            "cannot create a file in {}: {}",
+            folder.display(),
+            describe(&e)
+        )
+    })?;
     let mut out = BufWriter::new(temp);
     let header = fetch(reader, name, timeout, &mut out).map_err(|e| failed(name, &e))?;
     if let Header::Ok(_) = header {

@@ -83,7 +83,9 @@ impl Room {
         self.log(format_args!("[{peer}] connected"));
         if let Err(e) = self.prepare(&stream) {
             let cause = crate::report::describe(&e);
-            self.log(format_args!("[{peer}] cannot set the connection up: {cause}"));
+            self.log(format_args!(
+                "[{peer}] cannot set the connection up: {cause}"
+            ));
             return;
         }
         let outbox = Arc::new(Outbox::new(stream, peer));
@@ -329,7 +331,9 @@ mod tests {
 
     #[test]
     fn invisible_and_direction_changing_characters_are_refused() {
-        for c in ['\u{200b}', '\u{200d}', '\u{202e}', '\u{2066}', '\u{ad}', '\u{3164}'] {
+        for c in [
+            '\u{200b}', '\u{200d}', '\u{202e}', '\u{2066}', '\u{ad}', '\u{3164}',
+        ] {
             let nick = format!("ann{c}");
             assert!(check_nick(&nick, &[]).is_err(), "{nick:?} was accepted");
         }

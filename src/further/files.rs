@@ -313,9 +313,13 @@ pub fn fetch(
     reader
         .get_ref()
         .write_all(format!("{name}\n").as_bytes())
-        .map_err(|e| silent_for(e, || format!("the server took no request within {secs:.1}s")))?;
-    let header = read_header(reader)
-        .map_err(|e| silent_for(e, || format!("no reply within {secs:.1}s")))?;
+        .map_err(|e| {
+            silent_for(e, || {
+                format!("the server took no request within {secs:.1}s")
+            })
+        })?;
+    let header =
+        read_header(reader).map_err(|e| silent_for(e, || format!("no reply within {secs:.1}s")))?;
     if let Header::Ok(size) = header {
         copy_exactly(reader, size, timeout, out)?;
     }
@@ -374,7 +378,9 @@ fn copy_exactly(
             let why = format!("the connection closed after {received} of {size} bytes");
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
         }
-        let n = piece.len().min(usize::try_from(size - received).unwrap_or(usize::MAX));
+        let n = piece
+            .len()
+            .min(usize::try_from(size - received).unwrap_or(usize::MAX));
         out.write_all(&piece[..n])?;
         reader.consume(n);
         received += n as u64;

@@ -141,7 +141,10 @@ impl Outbox {
                 return true;
             }
             let waited = backlog.progress_at.elapsed();
-            let Some(left) = limits.stall_timeout.checked_sub(waited).filter(|d| !d.is_zero())
+            let Some(left) = limits
+                .stall_timeout
+                .checked_sub(waited)
+                .filter(|d| !d.is_zero())
             else {
                 return false;
             };

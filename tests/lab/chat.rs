@@ -162,7 +162,10 @@ fn ctrl_c_on_one_side_is_reported_on_the_other() {
 fn net_chat_shows_control_characters_from_the_other_side_as_escapes() {
     let mut listening = ChatProcess::start(&["--listen", "--bind", "127.0.0.1", "--port", "0"]);
     let announced = listening.expect_line("listening on ");
-    let addr = announced.trim_start_matches("listening on ").parse().expect("an address");
+    let addr = announced
+        .trim_start_matches("listening on ")
+        .parse()
+        .expect("an address");
     let mut other_side = Peer::connect(addr);
     other_side.send(b"\x1b]0;pwned\x07\x1b[2Jgotcha\ttabbed\n");
     listening.expect_line("\\x1b]0;pwned\\x07\\x1b[2Jgotcha\ttabbed");
@@ -305,7 +308,10 @@ fn join_without_reading(room: &Server, nick: &str) -> TcpStream {
 /// Sends `lines` from a thread of its own: the room may slow the sender down.
 fn send_in_background(peer: &Peer, lines: &[String]) -> thread::JoinHandle<()> {
     let mut stream = peer.writer();
-    let bytes = lines.iter().map(|line| format!("{line}\n")).collect::<String>();
+    let bytes = lines
+        .iter()
+        .map(|line| format!("{line}\n"))
+        .collect::<String>();
     thread::spawn(move || stream.write_all(bytes.as_bytes()).expect("send the lines"))
 }
 
@@ -315,7 +321,10 @@ fn assert_received(who: &str, received: &[String], from: &[(&str, &[String])], n
     let mut rest: Vec<&str> = received.iter().map(String::as_str).collect();
     for (nick, sent) in from {
         let prefix = format!("{nick}: ");
-        let got: Vec<&str> = rest.iter().filter_map(|l| l.strip_prefix(&prefix)).collect();
+        let got: Vec<&str> = rest
+            .iter()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .collect();
         let expected: Vec<&str> = sent.iter().map(String::as_str).collect();
         if got != expected {
             let lost = expected.iter().filter(|line| !got.contains(line)).count();
@@ -360,7 +369,12 @@ fn a_burst_reaches_every_reader_and_only_a_member_who_never_reads_is_disconnecte
     let notice = "* stuck was disconnected: not reading";
     let sender = send_in_background(&ann, &burst);
     cat.expect_line(&format!("ann: {}", burst[0]));
-    cat.send(talk.iter().map(|line| format!("{line}\n")).collect::<String>().as_bytes());
+    cat.send(
+        talk.iter()
+            .map(|line| format!("{line}\n"))
+            .collect::<String>()
+            .as_bytes(),
+    );
     let slowly = Pace::Slow {
         chunk: 4096,
         pause: Duration::from_millis(10),

@@ -330,7 +330,9 @@ fn a_directory_swapped_for_a_link_to_the_outside_never_leaks() {
         "ERR forbidden: leads outside the served directory",
     ];
     assert!(
-        replies.keys().all(|header| allowed.contains(&header.as_str())),
+        replies
+            .keys()
+            .all(|header| allowed.contains(&header.as_str())),
         "unexpected replies over {swaps} swaps: {replies:?}"
     );
 }

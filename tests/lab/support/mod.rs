@@ -469,7 +469,11 @@ impl Peer {
     /// Reads `count` lines on a thread of its own, at `pace`, and returns them without
     /// their line feeds. The thread fails, showing the last line it got, if the
     /// connection closes or stays silent for the step timeout first.
-    pub fn read_lines_in_background(self, count: usize, pace: Pace) -> thread::JoinHandle<Vec<String>> {
+    pub fn read_lines_in_background(
+        self,
+        count: usize,
+        pace: Pace,
+    ) -> thread::JoinHandle<Vec<String>> {
         let mut pending = self.reader.buffer().to_vec();
         let mut stream = self.reader.into_inner();
         let (chunk, pause) = match pace {
@@ -627,10 +631,12 @@ fn unacknowledged_bytes(table: &str, local: u16, remote: u16) -> Option<u32> {
 /// A hostile client that will never read: connected to `addr` with the smallest receive
 /// buffer the system allows, so the server's writes to it stall after little data.
 pub fn non_reading_client(addr: SocketAddr) -> TcpStream {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("socket");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     // Set before connecting: the receive window is agreed on during the handshake.
-    socket.set_recv_buffer_size(1).expect("set the receive buffer");
+    socket
+        .set_recv_buffer_size(1)
+        .expect("set the receive buffer");
     socket.connect(&addr.into()).expect("connect");
     socket.into()
 }
@@ -665,8 +671,8 @@ pub fn scripted_server(reply: &'static [u8], after: AfterReply) -> SocketAddr {
 /// alive for as long as that should last.
 #[cfg(target_os = "linux")]
 pub fn unanswering_listener() -> (SocketAddr, socket2::Socket, TcpStream) {
-    let listener = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("socket");
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     listener
         .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
         .expect("bind");
