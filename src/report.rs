@@ -157,6 +157,15 @@ pub fn peer_hung_up(error: &io::Error) -> bool {
     )
 }
 
+/// True for the error a socket read or write gives when its timeout passes: `WouldBlock`
+/// on Unix, `TimedOut` on Windows.
+pub fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 /// `text` with every control character except tab shown as a visible escape (`\x1b`,
 /// `\u{9b}`), and the bidirectional overrides too, so text from the network printed to a
 /// terminal or a log cannot move the cursor, change colours, set the window title, ring

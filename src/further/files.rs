@@ -36,7 +36,7 @@ use std::time::Duration;
 use cap_std::fs::{Dir, OpenOptions};
 
 use crate::lab::frame::{Frame, FrameLimits, FrameReader};
-use crate::report::describe;
+use crate::report::{describe, is_timeout};
 
 /// The longest file name accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 1024;
@@ -252,15 +252,10 @@ fn send_file(
     Ok(())
 }
 
-/// A write timeout (`WouldBlock` on Unix, `TimedOut` on Windows) means the client read
-/// nothing for the idle timeout; other errors stay as they are.
+/// A write timeout means the client read nothing for the idle timeout; other errors stay
+/// as they are.
 fn stopped_reading(error: io::Error) -> io::Error {
-    match error.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-            io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading")
-        }
-        _ => error,
-    }
+    silent_for(error, || "the client stopped reading".into())
 }
 
 /// What the server answered to one request.
@@ -388,15 +383,13 @@ fn copy_exactly(
     Ok(())
 }
 
-/// A socket timeout (`WouldBlock` on Unix, `TimedOut` on Windows) as a `TimedOut` error
-/// with the message `what` gives; other errors stay as they are.
+/// A socket timeout as a `TimedOut` error with the message `what` gives; other errors
+/// stay as they are.
 fn silent_for(error: io::Error, what: impl FnOnce() -> String) -> io::Error {
-    match error.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-            io::Error::new(io::ErrorKind::TimedOut, what())
-        }
-        _ => error,
+    if is_timeout(&error) {
+        return io::Error::new(io::ErrorKind::TimedOut, what());
     }
+    error
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::report::is_timeout;
+
 /// A line on its way to members: shared, since every member gets the same one.
 pub type Line = Arc<[u8]>;
 
@@ -237,14 +239,6 @@ impl Outbox {
         }
         self.drained.notify_all();
     }
-}
-
-/// `std` reports a write timeout as `WouldBlock` on Unix and `TimedOut` on Windows.
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 #[cfg(test)]
