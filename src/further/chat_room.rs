@@ -29,6 +29,7 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
+use std::time::Duration;
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
@@ -41,6 +42,11 @@ pub const MAX_CHAT_LINE: usize = 4096;
 
 /// The longest nickname, in characters.
 pub const MAX_NICK_LEN: usize = 20;
+
+/// How long the rest of a line that arrives in pieces is waited for. Far longer than the
+/// lab servers' grace: chat lines end with a newline, a paste arrives in many pieces, and
+/// cutting a line in two is worse than a moment's wait.
+pub const LINE_PIECE_GRACE: Duration = Duration::from_secs(1);
 
 /// The kernel's send buffer for each member, in bytes (the kernel may double it).
 pub const SEND_BUFFER: usize = 64 * 1024;
@@ -95,6 +101,7 @@ impl Room {
         };
         let limits = FrameLimits {
             max_line_len: MAX_CHAT_LINE,
+            partial_timeout: LINE_PIECE_GRACE,
             ..FrameLimits::default()
         };
         let mut reader = FrameReader::new(&outbox.stream, limits);
