@@ -278,9 +278,16 @@ fn wait_until_listening(
     thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
         let first = lines.next().and_then(Result::ok);
-        let _ = ready_tx.send(first.clone());
-        for line in first.into_iter().chain(lines.map_while(Result::ok)) {
+        // Recorded before the test hears of it, so the output never lacks it.
+        let record = |line: &str| {
             let _ = writeln!(output.lock().expect("output lock"), "stdout: {line}");
+        };
+        if let Some(line) = &first {
+            record(line);
+        }
+        let _ = ready_tx.send(first);
+        for line in lines.map_while(Result::ok) {
+            record(&line);
         }
     });
     let line = match ready_rx.recv_timeout(STEP_TIMEOUT) {
