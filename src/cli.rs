@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use crate::further::pool::ThreadPool;
+use crate::lab::client::{host_and_port, strip_brackets};
 use crate::lab::frame::FrameLimits;
 use crate::lab::server::ServerConfig;
 use crate::lab::transform::Transform;
@@ -17,7 +18,8 @@ pub const DEFAULT_PORT: u16 = 28461;
 /// The options every server program accepts, so they all behave alike.
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
-    /// Address to listen on: 0.0.0.0 for every interface, 127.0.0.1 for this machine only.
+    /// Address to listen on: 0.0.0.0 for every interface, 127.0.0.1 for this machine only;
+    /// an IPv6 address (such as ::1) may be written with or without square brackets.
     #[arg(long, default_value = "0.0.0.0")]
     pub host: String,
 
@@ -37,12 +39,13 @@ pub struct ServerArgs {
     #[arg(long, value_name = "BYTES", default_value_t = FrameLimits::default().max_line_len)]
     pub max_line_len: usize,
 
-    /// Close a connection whose client sends nothing for this many seconds [default: never].
+    /// Close a connection whose client sends nothing, or takes none of its replies, for
+    /// this many seconds (more than 0) [default: never].
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub idle_timeout: Option<Duration>,
 
-    /// Grace for the pieces of a client's first message without a newline: it ends once
-    /// nothing more arrives for this many milliseconds. Later ones end when the client stops.
+    /// Grace, in milliseconds (more than 0), for the rest of a message without a newline
+    /// when more of it is clearly coming (see the README's "Protocol").
     #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "2")]
     pub partial_timeout: Duration,
 }
@@ -79,8 +82,10 @@ impl ServerArgs {
 /// A one-line explanation such as `cannot listen on 0.0.0.0:28461: Address already in
 /// use`.
 pub fn listen(host: &str, port: u16) -> Result<TcpListener, String> {
-    let listener = TcpListener::bind((host, port))
-        .map_err(|e| format!("cannot listen on {host}:{port}: {}", describe(&e)))?;
+    let listener = TcpListener::bind((strip_brackets(host), port)).map_err(|e| {
+        let address = host_and_port(host, port);
+        format!("cannot listen on {address}: {}", describe(&e))
+    })?;
     announce(&listener)
         .map_err(|e| format!("cannot report the listening address: {}", describe(&e)))?;
     Ok(listener)
@@ -101,26 +106,39 @@ fn announce(listener: &TcpListener) -> io::Result<()> {
     stdout.flush()
 }
 
-/// Parses a number of seconds such as `5` or `0.5` (a clap value parser).
+/// Parses a number of seconds such as `5` or `0.5` (a clap value parser). Zero is refused:
+/// a timeout of 0 would fail every connection, and no option means "never" by 0.
 ///
 /// # Errors
-/// A message for clap to show when the text is not a non-negative number.
+/// A message for clap to show when the text is not a number of seconds greater than 0.
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .parse()
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    Duration::try_from_secs_f64(seconds)
-        .map_err(|_| format!("'{text}' is not a valid number of seconds"))
+    let duration = Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("'{text}' is not a valid number of seconds"))?;
+    greater_than_zero(duration)
 }
 
-/// Parses a number of milliseconds such as `50` (a clap value parser).
+/// Parses a number of milliseconds such as `50` (a clap value parser). Zero is refused, as
+/// by [`parse_seconds`].
 ///
 /// # Errors
-/// A message for clap to show when the text is not a whole number.
+/// A message for clap to show when the text is not a whole number greater than 0.
 pub fn parse_millis(text: &str) -> Result<Duration, String> {
-    text.parse()
-        .map(Duration::from_millis)
-        .map_err(|_| format!("'{text}' is not a whole number of milliseconds"))
+    let millis = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number of milliseconds"))?;
+    greater_than_zero(Duration::from_millis(millis))
+}
+
+/// Refuses a zero duration (including one too small to count, such as `1e-12` seconds).
+fn greater_than_zero(duration: Duration) -> Result<Duration, String> {
+    if duration.is_zero() {
+        Err("it must be greater than 0".to_string())
+    } else {
+        Ok(duration)
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +161,20 @@ mod tests {
     fn millis_are_whole_numbers() {
         assert_eq!(parse_millis("50"), Ok(Duration::from_millis(50)));
         assert!(parse_millis("0.5").is_err());
+    }
+
+    #[test]
+    fn zero_is_refused_in_any_spelling() {
+        for zero in ["0", "0.0", "-0", "1e-12"] {
+            assert_eq!(
+                parse_seconds(zero),
+                Err("it must be greater than 0".to_string()),
+                "{zero}"
+            );
+        }
+        assert_eq!(
+            parse_millis("0"),
+            Err("it must be greater than 0".to_string())
+        );
     }
 }

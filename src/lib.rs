@@ -16,11 +16,13 @@
 //! - [`further`]: the "going further" programs: [`further::pool`] (a fixed pool of worker
 //!   threads whose `Drop` joins them), [`further::threaded`] and [`further::async_server`]
 //!   (many clients at once), [`further::files`] (a file server whose root cannot be
-//!   escaped), [`further::chat`] and [`further::chat_room`].
+//!   escaped), [`further::chat`], and [`further::chat_room`] with each member's
+//!   [`further::outbox`].
 //! - [`grade`]: grading a submitted pair of programs against the handout.
 //! - [`bench`]: the benchmark behind `make bench`: load generators, baselines, report.
 //! - [`cli`]: the default port and the options and parsers the programs share.
-//! - [`report`]: turning errors into the one-line messages people read.
+//! - [`report`]: turning errors into the one-line messages people read, and the servers'
+//!   log, which never holds up serving.
 //!
 //! The programs in `src/bin/` only parse arguments, bind or connect, and call into here.
 

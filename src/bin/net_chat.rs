@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use netlab::cli::{listen, DEFAULT_PORT};
 use netlab::further::chat::talk;
+use netlab::further::connect_failure;
 use netlab::lab::client::connect;
 use netlab::report::describe;
 
@@ -31,7 +32,14 @@ struct Args {
     listen: bool,
 
     /// With --listen, the address to listen on.
-    #[arg(long = "bind", value_name = "ADDR", default_value = "0.0.0.0")]
+    // Refused with HOST, which is there exactly when --listen is not: `requires = "listen"`
+    // would never refuse anything, as clap counts a flag's default of false as given.
+    #[arg(
+        long = "bind",
+        value_name = "ADDR",
+        default_value = "0.0.0.0",
+        conflicts_with = "host"
+    )]
     bind: String,
 
     /// The port to listen on or connect to.
@@ -61,7 +69,8 @@ fn main() -> ExitCode {
 fn open(args: &Args) -> Result<TcpStream, String> {
     match &args.host {
         Some(host) => {
-            let stream = connect(host, args.port, None).map_err(|e| e.to_string())?;
+            let stream = connect(host, args.port, None)
+                .map_err(|e| connect_failure(&e, "net_chat --listen or net_chat_server"))?;
             status(&format!("connected to {host}:{}", args.port));
             Ok(stream)
         }

@@ -3,10 +3,12 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
-use netlab::cli::{listen, worker_pool, DEFAULT_PORT};
+use netlab::cli::{listen, parse_seconds, worker_pool, DEFAULT_PORT};
 use netlab::further::chat_room::Room;
+use netlab::further::outbox::{BacklogLimits, DEFAULT_MAX_BACKLOG};
 use netlab::lab::server::accept_forever;
 
 /// A chat room: the first line from each client is its nickname; every line after that
@@ -30,6 +32,16 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..))]
     max_clients: u32,
+
+    /// Bytes that may wait for one person before whoever is talking is slowed down.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BACKLOG,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_backlog: usize,
+
+    /// Disconnect someone whose waiting lines stay over --max-backlog, with nothing read,
+    /// for this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "5")]
+    stall_timeout: Duration,
 }
 
 fn main() -> ExitCode {
@@ -48,7 +60,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let room = Arc::new(Room::new(args.quiet));
+    let limits = BacklogLimits {
+        max_backlog: args.max_backlog,
+        stall_timeout: args.stall_timeout,
+    };
+    let room = Arc::new(Room::new(limits, args.quiet));
     accept_forever(&listener, args.quiet, |stream, peer| {
         let room = Arc::clone(&room);
         pool.execute(move || room.serve_connection(stream, peer));

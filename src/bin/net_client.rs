@@ -13,7 +13,7 @@ use std::io::{self, BufReader, IsTerminal, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use netlab::cli::{parse_millis, parse_seconds, DEFAULT_PORT};
@@ -35,7 +35,7 @@ struct Args {
     #[arg(group = "source")]
     messages: Vec<String>,
 
-    /// Host name or address of the server.
+    /// Host name or address of the server; an IPv6 address with or without brackets.
     #[arg(long, default_value = "localhost")]
     host: String,
 
@@ -59,11 +59,12 @@ struct Args {
     #[arg(long)]
     replies_only: bool,
 
-    /// Give up on a reply after this many seconds.
+    /// Give up when a reply has not fully arrived this many seconds (more than 0) after its
+    /// message was sent.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "5")]
     reply_timeout: Duration,
 
-    /// Keep trying to connect for this many seconds before giving up.
+    /// Keep trying to connect for this many seconds (more than 0) before giving up.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     retry: Option<Duration>,
 
@@ -71,8 +72,8 @@ struct Args {
     #[arg(long)]
     bare: bool,
 
-    /// Grace for the pieces of the first reply without a newline: it ends once nothing
-    /// more arrives for this many milliseconds. Later ones end when the server stops.
+    /// Grace, in milliseconds (more than 0), for the rest of a reply without a newline when
+    /// more of it is clearly coming (see the README's "Protocol").
     #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "2")]
     partial_timeout: Duration,
 }
@@ -92,14 +93,18 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), ClientError> {
     let messages = messages(args).map_err(ClientError::Input)?;
+    let connecting = Instant::now();
     let stream = connect(args)?;
+    let greeting_wait = client::greeting_wait(connecting.elapsed());
     let config = ClientConfig {
         limits: FrameLimits {
             partial_timeout: args.partial_timeout,
-            idle_timeout: Some(args.reply_timeout),
+            idle_timeout: None,
             max_line_len: client::MAX_REPLY_LEN,
         },
+        reply_timeout: args.reply_timeout,
         bare: args.bare,
+        greeting_wait,
     };
     let mut session = Session::new(stream, config)?;
     // Written with `writeln!`, not `println!`, so a closed stdout (`| head`) is an error
@@ -108,7 +113,8 @@ fn run(args: &Args) -> Result<(), ClientError> {
     let transcript = if args.replies_only {
         Transcript::RepliesOnly
     } else {
-        writeln!(out, "connected to {}:{}", args.host, args.port).map_err(ClientError::Output)?;
+        let target = client::host_and_port(&args.host, args.port);
+        writeln!(out, "connected to {target}").map_err(ClientError::Output)?;
         Transcript::Both
     };
     let answered = client::run(&mut session, messages, transcript, &mut out)?;

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cap_std::{ambient_authority, fs::Dir};
 use clap::Parser;
 use netlab::cli::{parse_seconds, worker_pool, DEFAULT_PORT};
 use netlab::further::files::{serve_connection, FileServerConfig, DEFAULT_MAX_FILE_SIZE};
@@ -48,9 +49,10 @@ struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     max_clients: u32,
 
-    /// Close a connection that sends nothing for this many seconds [default: never].
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
-    idle_timeout: Option<Duration>,
+    /// Close a connection that makes no progress for this many seconds: it sends no
+    /// request, or reads none of a file being sent.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "60")]
+    idle_timeout: Duration,
 }
 
 fn main() -> ExitCode {
@@ -65,23 +67,15 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<std::convert::Infallible, String> {
-    let root = args
-        .root
-        .canonicalize()
+    let root = Dir::open_ambient_dir(&args.root, ambient_authority())
         .map_err(|e| format!("cannot serve {}: {}", args.root.display(), describe(&e)))?;
-    if !root.is_dir() {
-        return Err(format!(
-            "cannot serve {}: not a directory",
-            args.root.display()
-        ));
-    }
     let pool = worker_pool(args.max_clients)?;
     let listener = netlab::cli::listen(&args.host, args.port)?;
     let config = Arc::new(FileServerConfig {
         root,
         max_file_size: args.max_file_size,
         quiet: args.quiet,
-        idle_timeout: args.idle_timeout,
+        idle_timeout: Some(args.idle_timeout),
     });
     accept_forever(&listener, args.quiet, |stream, peer| {
         let config = Arc::clone(&config);

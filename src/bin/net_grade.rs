@@ -66,15 +66,15 @@ struct Args {
     isolation: Isolation,
 
     /// How long a client may go without doing anything before it counts as stuck.
-    #[arg(long, value_name = "SECS", value_parser = positive_seconds, default_value = "10")]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "10")]
     client_timeout: Duration,
 
     /// How long an idle server is watched for spinning.
-    #[arg(long, value_name = "SECS", value_parser = positive_seconds, default_value = "1")]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "1")]
     idle_window: Duration,
 
     /// How long the grading of one submission may take in all.
-    #[arg(long, value_name = "SECS", value_parser = positive_seconds, default_value = "120")]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "120")]
     time_limit: Duration,
 
     /// Grade the submission given on standard input in the namespace this runs in, and
@@ -92,14 +92,6 @@ enum Isolation {
     Namespace,
     /// No namespaces: submissions that use the same port are graded one after another.
     None,
-}
-
-/// A number of seconds above zero (a clap value parser).
-fn positive_seconds(text: &str) -> Result<Duration, String> {
-    match parse_seconds(text)? {
-        d if d.is_zero() => Err(format!("'{text}' is not more than 0 seconds")),
-        d => Ok(d),
-    }
 }
 
 fn main() -> ExitCode {

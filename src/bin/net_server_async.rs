@@ -5,8 +5,10 @@
 //! ```
 //!
 //! Same options, protocol and output as net_server, plus `--max-clients` and
-//! `--shutdown-grace`. Ctrl-C shuts it down gracefully.
+//! `--shutdown-grace`. Ctrl-C (SIGINT) or SIGTERM shuts it down gracefully.
 
+use std::future::Future;
+use std::io;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +19,8 @@ use netlab::further::async_server::{serve, Capacity, DEFAULT_MAX_CLIENTS};
 use netlab::report::describe;
 
 /// Like net_server, but serves up to --max-clients clients at the same time as tasks on
-/// the tokio runtime. On Ctrl-C, stops accepting, lets connected clients finish for up to
-/// --shutdown-grace seconds, answers what they have sent, and exits.
+/// the tokio runtime. On Ctrl-C (or SIGTERM), stops accepting, lets connected clients
+/// finish for up to --shutdown-grace seconds, answers what they have sent, and exits.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -30,7 +32,8 @@ struct Args {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_clients: u32,
 
-    /// On Ctrl-C, how long connected clients may carry on before they are closed.
+    /// On Ctrl-C or SIGTERM, how long (seconds, more than 0) connected clients may carry on before
+    /// they are closed.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "5")]
     shutdown_grace: Duration,
 }
@@ -61,6 +64,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Installed before anything is bound or printed: from the first instant a client or a
+    // script can see this server, Ctrl-C shuts it down gracefully instead of killing it.
+    let shutdown = {
+        let _runtime = runtime.enter(); // signal handling belongs to the runtime
+        shutdown_signal()
+    };
+    let shutdown = match shutdown {
+        Ok(shutdown) => shutdown,
+        Err(e) => {
+            eprintln!(
+                "net_server_async: cannot watch for Ctrl-C: {}",
+                describe(&e)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match args.server.listen() {
         Ok(listener) => listener,
         Err(why) => {
@@ -76,9 +95,11 @@ fn main() -> ExitCode {
     let served = runtime.block_on(async {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        serve(listener, config, capacity, ctrl_c()).await;
+        serve(listener, config, capacity, shutdown).await;
         Ok::<_, std::io::Error>(())
     });
+    // The log is written by a thread of its own: give it a moment to write the last lines.
+    netlab::report::flush_log(Duration::from_secs(1));
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -88,9 +109,33 @@ fn main() -> ExitCode {
     }
 }
 
-/// Completes on Ctrl-C (SIGINT); never, if the signal cannot be watched.
-async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
+/// Starts watching for Ctrl-C (SIGINT) and SIGTERM, at once rather than when first
+/// polled, and returns what completes on the first of them. Must run inside the runtime.
+///
+/// # Errors
+/// When the signal handlers cannot be installed.
+#[cfg(unix)]
+fn shutdown_signal() -> io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// Starts watching for Ctrl-C, at once rather than when first polled, and returns what
+/// completes on it. Must run inside the runtime.
+///
+/// # Errors
+/// When the handler cannot be installed.
+#[cfg(windows)]
+fn shutdown_signal() -> io::Result<impl Future<Output = ()>> {
+    let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
+    Ok(async move {
+        ctrl_c.recv().await;
+    })
 }

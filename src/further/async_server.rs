@@ -2,8 +2,11 @@
 //!
 //! Each connection is a task rather than a thread, and an idle connection holds no read
 //! buffer: it waits for the socket to become readable first, then reads into its
-//! thread's buffer and keeps only the bytes of messages not yet answered. A semaphore caps the number of connections; a failed `accept` (such as
-//! running out of file descriptors) is logged and followed by a back-off.
+//! thread's buffer and keeps only the bytes of messages not yet answered. A semaphore caps
+//! the number of connections; a failed `accept` (such as running out of file descriptors)
+//! is logged and followed by a back-off. With an idle timeout, every wait has a deadline:
+//! for the next message, and for each write of replies to make progress, so a client that
+//! never reads cannot hold its place forever.
 //!
 //! Shutdown (Ctrl-C) is graceful: the server stops accepting, lets connected clients
 //! carry on for a grace period, then answers whatever each has already sent and closes.
@@ -20,9 +23,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::timeout;
 
-use crate::lab::frame::{idle_timeout, Frame, Framer, Wait, MAX_READ};
+use crate::lab::frame::{Frame, Framer, Wait, MAX_READ};
 use crate::lab::server::{
-    answer, is_idle_timeout, log_end, ServerConfig, ACCEPT_BACKOFF, IDLE_NOTICE, MAX_BATCH,
+    answer, log_end, Ending, ServerConfig, ACCEPT_BACKOFF, IDLE_NOTICE, MAX_BATCH,
 };
 
 /// How many clients are served at once unless `--max-clients` says otherwise.
@@ -105,7 +108,8 @@ async fn wind_down(
     config.log(format_args!("shut down"));
 }
 
-/// Serves one client until it closes, the connection fails, or shutdown ends it.
+/// Serves one client until it closes, the connection fails, the idle timeout or shutdown
+/// ends it.
 async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -113,11 +117,39 @@ async fn serve_connection(
     stopped: watch::Receiver<bool>,
 ) {
     config.log(format_args!("[{peer}] connected"));
-    let result = answer_messages(&mut stream, peer, config, stopped).await;
-    if is_idle_timeout(&result) {
-        let _ = stream.write_all(IDLE_NOTICE).await; // best effort: the client may be gone
+    let ending = answer_messages(&mut stream, peer, config, stopped)
+        .await
+        .map_or_else(|e| e, Ending::Closed);
+    if let Ending::Idle = ending {
+        // Best effort: the client may be gone. The idle timeout bounds the write.
+        let _ = write_within(&mut stream, IDLE_NOTICE, config).await;
     }
-    log_end(config, peer, &result);
+    log_end(config, peer, &ending);
+}
+
+/// Writes all of `bytes`. A client that sends without reading fills both directions'
+/// buffers until a write cannot proceed; with an idle timeout, a write that makes no
+/// progress for that long gives up with [`Ending::NotReading`], so such a client cannot
+/// hold its task (and its place under `--max-clients`) forever.
+async fn write_within(
+    stream: &mut TcpStream,
+    mut bytes: &[u8],
+    config: &ServerConfig,
+) -> Result<(), Ending> {
+    while !bytes.is_empty() {
+        let written = match config.limits.idle_timeout {
+            Some(limit) => timeout(limit, stream.write(bytes))
+                .await
+                .map_err(|_| Ending::NotReading)?,
+            None => stream.write(bytes).await,
+        };
+        match written {
+            Ok(0) => return Err(Ending::Lost(io::ErrorKind::WriteZero.into())),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) => return Err(Ending::Lost(e)),
+        }
+    }
+    Ok(())
 }
 
 /// What waiting for input produced.
@@ -139,7 +171,7 @@ async fn answer_messages(
     peer: SocketAddr,
     config: &ServerConfig,
     mut stopped: watch::Receiver<bool>,
-) -> io::Result<u64> {
+) -> Result<u64, Ending> {
     stream.set_nodelay(true)?;
     let mut framer = Framer::new(config.limits);
     let mut replies = Vec::new();
@@ -162,7 +194,7 @@ async fn answer_messages(
         };
         let last = match input {
             Input::Data => continue,
-            Input::Silence if !framer.is_mid_message() => return Err(idle_timeout()),
+            Input::Silence if !framer.is_mid_message() => return Err(Ending::Idle),
             Input::Silence => {
                 let last = framer.take_rest();
                 count += answer_last(stream, last, &mut replies, config, peer).await?;
@@ -189,10 +221,10 @@ async fn answer_last(
     replies: &mut Vec<u8>,
     config: &ServerConfig,
     peer: SocketAddr,
-) -> io::Result<u64> {
+) -> Result<u64, Ending> {
     let Some(frame) = frame else { return Ok(0) };
     answer(config, peer, &frame, replies);
-    stream.write_all(replies).await?;
+    write_within(stream, replies, config).await?;
     replies.clear();
     Ok(1)
 }
@@ -205,18 +237,18 @@ async fn answer_complete_lines(
     replies: &mut Vec<u8>,
     config: &ServerConfig,
     peer: SocketAddr,
-) -> io::Result<u64> {
+) -> Result<u64, Ending> {
     let mut count = 0;
     while let Some(frame) = framer.next_line() {
         count += 1;
         answer(config, peer, &frame, replies);
         if replies.len() >= MAX_BATCH {
-            stream.write_all(replies).await?;
+            write_within(stream, replies, config).await?;
             replies.clear();
         }
     }
     if !replies.is_empty() {
-        stream.write_all(replies).await?;
+        write_within(stream, replies, config).await?;
         *replies = Vec::new(); // an idle connection keeps no reply buffer either
     }
     Ok(count)

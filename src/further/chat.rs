@@ -9,15 +9,16 @@ use std::thread;
 use std::time::Duration;
 
 use crate::lab::frame::{Frame, FrameLimits, FrameReader};
-use crate::report::peer_hung_up;
+use crate::report::{peer_hung_up, visible};
 
 /// After our user has finished, how long to wait for the other side to close before
 /// leaving anyway (a peer that never closes must not keep us open).
 const LINGER: Duration = Duration::from_secs(2);
 
 /// Chats over `stream` until the other side leaves: lines from `input` are sent as they
-/// come, and lines that arrive are written to `out` as they come. Status lines start with
-/// `* `. When `input` ends, the sending side is closed, which tells the other side we
+/// come, and lines that arrive are written to `out` as they come, with any control
+/// characters in them shown as escapes (the other side cannot drive our terminal).
+/// Status lines start with `* `. When `input` ends, the sending side is closed, which tells the other side we
 /// left.
 ///
 /// # Errors
@@ -73,7 +74,8 @@ fn print_arrivals(stream: &TcpStream, out: &mut impl Write) -> io::Result<()> {
     loop {
         match reader.read_frame() {
             Ok(Some(Frame::Message(bytes))) => {
-                writeln!(out, "{}", String::from_utf8_lossy(bytes))?;
+                let text = String::from_utf8_lossy(bytes);
+                writeln!(out, "{}", visible(&text))?;
             }
             Ok(Some(Frame::TooLong { len })) => {
                 writeln!(out, "* a line of {len} bytes arrived, too long to show")?

@@ -14,22 +14,29 @@
 //!
 //! # Staying inside the root
 //! A name is refused before anything is opened if it is absolute, has a `..` component,
-//! contains a NUL byte or is not UTF-8, or is longer than [`MAX_NAME_LEN`]. The path is then
-//! resolved, symbolic links included, and refused unless it still lies inside the root.
-//! Only regular files are served: not directories, devices, FIFOs or sockets (a FIFO would
-//! block the open). Files are streamed, never read into memory whole.
+//! contains a NUL byte or is not UTF-8, or is longer than [`MAX_NAME_LEN`]. Every file is
+//! then opened through [`cap_std`], beneath a handle on the root: on Linux the kernel
+//! itself resolves the path (`openat2` with `RESOLVE_BENEATH`) and refuses one that leaves
+//! the root, symbolic links included; elsewhere cap-std walks the path one component at a
+//! time beneath the handle. Nothing is checked first and opened later, so a directory
+//! swapped for a link to the outside while a request is served cannot lead out.
+//! Links that stay inside the root work.
 //!
-//! One gap remains: someone who can write inside the root could swap a checked directory
-//! for a link between the check and the open. Serve roots that clients cannot write to.
+//! Only regular files are served: not directories, devices, FIFOs or sockets. The open is
+//! non-blocking, so a FIFO cannot hang it, and the kind is taken from the opened file.
+//! Files are streamed, never read into memory whole.
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
+use std::time::Duration;
+
+use cap_std::fs::{Dir, OpenOptions};
 
 use crate::lab::frame::{Frame, FrameLimits, FrameReader};
-use crate::report::describe;
+use crate::report::{describe, is_timeout};
 
 /// The longest file name accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 1024;
@@ -38,16 +45,17 @@ pub const MAX_NAME_LEN: usize = 1024;
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
 
 /// How the file server behaves.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FileServerConfig {
-    /// The directory served, already canonical (absolute, no links).
-    pub root: PathBuf,
+    /// A handle on the directory served; every file is opened beneath it.
+    pub root: Dir,
     /// Files larger than this are refused with `too large`.
     pub max_file_size: u64,
     /// Silences the per-request log.
     pub quiet: bool,
-    /// Close a connection idle for this long; `None` waits forever.
-    pub idle_timeout: Option<std::time::Duration>,
+    /// Close a connection that makes no progress for this long: no request arrives, or
+    /// the client reads none of a file being sent. `None` waits forever.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl FileServerConfig {
@@ -87,28 +95,46 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Turns a requested name into a path inside `root`, or says why it is refused. Nothing
-/// is opened; the returned path is canonical and names a regular file.
-pub fn resolve(root: &Path, name: &[u8]) -> Result<PathBuf, Refusal> {
+/// Opens the regular file `name` beneath `root`, or says why it is refused. The kernel
+/// (or cap-std, where the kernel cannot) refuses any path that leaves `root`.
+pub fn open_beneath(root: &Dir, name: &[u8]) -> Result<(File, u64), Refusal> {
     let relative = check_name(name)?;
-    let path = match root.join(relative).canonicalize() {
-        Ok(path) => path,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Refusal::NotFound),
-        Err(_) => return Err(Refusal::Forbidden("cannot be resolved")),
-    };
-    if !path.starts_with(root) {
-        return Err(Refusal::Forbidden("leads outside the served directory"));
-    }
-    let kind = fs::metadata(&path)
-        .map_err(|_| Refusal::NotFound)?
-        .file_type();
+    let file = root
+        .open_with(relative, &read_without_blocking())
+        .map_err(|e| refusal_for(&e))?
+        .into_std();
+    let kind = file.metadata().map_err(|_| Refusal::NotFound)?;
     if kind.is_dir() {
         return Err(Refusal::IsADirectory);
     }
     if !kind.is_file() {
         return Err(Refusal::Forbidden("not a regular file"));
     }
-    Ok(path)
+    Ok((file, kind.len()))
+}
+
+/// Read-only, and non-blocking so that opening a FIFO returns at once instead of waiting
+/// for a writer. (Reads from a regular file never block, whatever the flag.)
+fn read_without_blocking() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    cap_std::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    options
+}
+
+/// The refusal for an error opening a file beneath the root.
+fn refusal_for(error: &io::Error) -> Refusal {
+    match error.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Refusal::NotFound,
+        // cap-std reports a path that leaves the root as a permission error of its own,
+        // with no OS error number; a file the server may not read has one.
+        io::ErrorKind::PermissionDenied if error.raw_os_error().is_none() => {
+            Refusal::Forbidden("leads outside the served directory")
+        }
+        io::ErrorKind::PermissionDenied => Refusal::Forbidden("permission denied"),
+        _ => Refusal::Forbidden("cannot be opened"),
+    }
 }
 
 /// The checks that need only the name itself.
@@ -142,6 +168,9 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &FileServer
     config.log(format_args!("[{peer}] connected"));
     match answer_requests(&stream, peer, config) {
         Ok(count) => config.log(format_args!("[{peer}] closed after {count} request(s)")),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            config.log(format_args!("[{peer}] closed: {}", describe(&e)));
+        }
         Err(e) => config.log(format_args!("[{peer}] connection lost: {}", describe(&e))),
     }
 }
@@ -152,6 +181,9 @@ fn answer_requests(
     config: &FileServerConfig,
 ) -> io::Result<u64> {
     stream.set_nodelay(true)?;
+    // A client that stops reading a file would otherwise hold this worker forever: a
+    // write that makes no progress for the idle timeout fails instead.
+    stream.set_write_timeout(config.idle_timeout)?;
     let limits = FrameLimits {
         max_line_len: MAX_NAME_LEN,
         idle_timeout: config.idle_timeout,
@@ -161,54 +193,52 @@ fn answer_requests(
     let mut count = 0;
     while let Some(frame) = reader.read_frame()? {
         count += 1;
-        let result = match frame {
-            Frame::Message(name) => resolve(&config.root, name).map_err(|r| (r, name.to_vec())),
-            Frame::TooLong { len } => Err((
-                Refusal::Forbidden("name too long"),
-                format!("<{len} bytes>").into(),
-            )),
+        let (result, name) = match frame {
+            Frame::Message(name) => (open_beneath(&config.root, name), name.to_vec()),
+            Frame::TooLong { len } => (
+                Err(Refusal::Forbidden("name too long")),
+                format!("<{len} bytes>").into_bytes(),
+            ),
         };
+        let name = String::from_utf8_lossy(&name);
         match result {
-            Ok(path) => send_file(stream, &path, peer, config)?,
-            Err((refusal, name)) => {
-                let name = String::from_utf8_lossy(&name);
-                config.log(format_args!("[{peer}] {name:?}: {refusal}"));
-                (&mut &*stream).write_all(format!("ERR {refusal}\n").as_bytes())?;
-            }
+            Ok((file, size)) => send_file(stream, file, size, &name, peer, config),
+            Err(refusal) => refuse(stream, &refusal, &name, peer, config),
         }
+        .map_err(stopped_reading)?;
     }
     Ok(count)
 }
 
-/// Sends `OK <size>` and the file's bytes, or an `ERR` line if it cannot be opened. The
-/// size is taken from the open file, and exactly that many bytes follow: if the file
-/// shrinks meanwhile, the connection is closed, as the header can no longer be honoured.
-fn send_file(
+/// Sends `ERR <refusal>` and logs it.
+fn refuse(
     stream: &TcpStream,
-    path: &Path,
+    refusal: &Refusal,
+    name: &str,
     peer: SocketAddr,
     config: &FileServerConfig,
 ) -> io::Result<()> {
-    let shown = path.strip_prefix(&config.root).unwrap_or(path).display();
-    let opened = File::open(path).and_then(|file| Ok((file.metadata()?, file)));
-    let (metadata, file) = match opened {
-        Ok(opened) => opened,
-        Err(e) => {
-            config.log(format_args!(
-                "[{peer}] {shown}: cannot open: {}",
-                describe(&e)
-            ));
-            return (&mut &*stream).write_all(format!("ERR {}\n", Refusal::NotFound).as_bytes());
-        }
-    };
-    let size = metadata.len();
+    config.log(format_args!("[{peer}] {name:?}: {refusal}"));
+    (&mut &*stream).write_all(format!("ERR {refusal}\n").as_bytes())
+}
+
+/// Sends `OK <size>` and the file's bytes, or an `ERR` line if it is too large. The size
+/// is taken from the open file, and exactly that many bytes follow: if the file shrinks
+/// meanwhile, the connection is closed, as the header can no longer be honoured.
+fn send_file(
+    stream: &TcpStream,
+    file: File,
+    size: u64,
+    name: &str,
+    peer: SocketAddr,
+    config: &FileServerConfig,
+) -> io::Result<()> {
     if size > config.max_file_size {
         let refusal = Refusal::TooLarge {
             size,
             limit: config.max_file_size,
         };
-        config.log(format_args!("[{peer}] {shown}: {refusal}"));
-        return (&mut &*stream).write_all(format!("ERR {refusal}\n").as_bytes());
+        return refuse(stream, &refusal, name, peer, config);
     }
     (&mut &*stream).write_all(format!("OK {size}\n").as_bytes())?;
     let sent = io::copy(&mut file.take(size), &mut &*stream)?;
@@ -218,8 +248,14 @@ fn send_file(
             "the file shrank while being sent",
         ));
     }
-    config.log(format_args!("[{peer}] {shown}: sent {size} bytes"));
+    config.log(format_args!("[{peer}] {name:?}: sent {size} bytes"));
     Ok(())
+}
+
+/// A write timeout means the client read nothing for the idle timeout; other errors stay
+/// as they are.
+fn stopped_reading(error: io::Error) -> io::Error {
+    silent_for(error, || "the client stopped reading".into())
 }
 
 /// What the server answered to one request.
@@ -250,17 +286,55 @@ pub fn parse_header(line: &str) -> io::Result<Header> {
     }
 }
 
-/// Fetches one file over `stream`: sends the request, reads the header, and copies
-/// exactly the announced bytes to `out`. Returns the header.
+/// Fetches one file over `reader`'s connection: sends the request, reads the header, and
+/// copies exactly the announced bytes to `out`. Returns the header. Waits at most
+/// `timeout` for the header, and for each further piece of the file.
 ///
 /// # Errors
-/// When the connection fails, or closes before every announced byte arrived.
+/// `InvalidInput` for a name with a line break or NUL in it (it would be sent as two
+/// requests); `TimedOut` when the server stays silent for `timeout`; `UnexpectedEof`
+/// when the connection closes before every announced byte arrived; any other error of
+/// the connection.
 pub fn fetch(
     reader: &mut io::BufReader<TcpStream>,
     name: &str,
+    timeout: Duration,
     out: &mut impl Write,
 ) -> io::Result<Header> {
-    reader.get_ref().write_all(format!("{name}\n").as_bytes())?;
+    check_request(name).map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
+    let secs = timeout.as_secs_f64();
+    reader.get_ref().set_read_timeout(Some(timeout))?;
+    reader.get_ref().set_write_timeout(Some(timeout))?;
+    reader
+        .get_ref()
+        .write_all(format!("{name}\n").as_bytes())
+        .map_err(|e| {
+            silent_for(e, || {
+                format!("the server took no request within {secs:.1}s")
+            })
+        })?;
+    let header =
+        read_header(reader).map_err(|e| silent_for(e, || format!("no reply within {secs:.1}s")))?;
+    if let Header::Ok(size) = header {
+        copy_exactly(reader, size, timeout, out)?;
+    }
+    Ok(header)
+}
+
+/// Why `name` cannot be sent as one request, if it cannot: a line break would end the
+/// request early and make the rest a second one.
+///
+/// # Errors
+/// A one-line reason.
+pub fn check_request(name: &str) -> Result<(), String> {
+    if name.contains(['\n', '\r', '\0']) {
+        return Err("a file name cannot contain a line break or NUL".into());
+    }
+    Ok(())
+}
+
+/// Reads the reply's header line.
+fn read_header(reader: &mut io::BufReader<TcpStream>) -> io::Result<Header> {
     let mut line = Vec::new();
     reader
         .by_ref()
@@ -272,15 +346,50 @@ pub fn fetch(
             "the server closed the connection",
         ));
     }
-    let header = parse_header(&String::from_utf8_lossy(&line))?;
-    if let Header::Ok(size) = header {
-        let received = io::copy(&mut reader.by_ref().take(size), out)?;
-        if received < size {
+    parse_header(&String::from_utf8_lossy(&line))
+}
+
+/// Copies exactly `size` bytes from `reader` to `out`, waiting at most `timeout` for each
+/// piece.
+fn copy_exactly(
+    reader: &mut io::BufReader<TcpStream>,
+    size: u64,
+    timeout: Duration,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let mut received = 0;
+    while received < size {
+        let piece = match reader.fill_buf() {
+            Ok(piece) => piece,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(silent_for(e, || {
+                    let secs = timeout.as_secs_f64();
+                    format!("the transfer stalled: nothing for {secs:.1}s after {received} of {size} bytes")
+                }))
+            }
+        };
+        if piece.is_empty() {
             let why = format!("the connection closed after {received} of {size} bytes");
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
         }
+        let n = piece
+            .len()
+            .min(usize::try_from(size - received).unwrap_or(usize::MAX));
+        out.write_all(&piece[..n])?;
+        reader.consume(n);
+        received += n as u64;
     }
-    Ok(header)
+    Ok(())
+}
+
+/// A socket timeout as a `TimedOut` error with the message `what` gives; other errors
+/// stay as they are.
+fn silent_for(error: io::Error, what: impl FnOnce() -> String) -> io::Error {
+    if is_timeout(&error) {
+        return io::Error::new(io::ErrorKind::TimedOut, what());
+    }
+    error
 }
 
 #[cfg(test)]

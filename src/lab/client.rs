@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::lab::frame::{encode_line, Frame, FrameLimits, FrameReader};
-use crate::report::{describe, peer_hung_up};
+use crate::report::{describe, peer_hung_up, visible};
 
 /// How long one connection attempt may take before the next address is tried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -108,10 +108,17 @@ impl From<io::Error> for ClientError {
 /// How a [`Session`] talks to its server.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientConfig {
-    /// Framing for replies; its idle timeout is how long to wait for each reply.
+    /// Framing for replies. Leave its idle timeout unset: `reply_timeout` bounds the wait.
     pub limits: FrameLimits,
+    /// How long an exchange may take, from the moment its message is sent (or starts to
+    /// be) until the last byte of its reply. A server cannot extend it by replying slowly,
+    /// or by never ending its reply.
+    pub reply_timeout: Duration,
     /// Send messages bare, without a line feed, exactly as the handout's clients do.
     pub bare: bool,
+    /// How long [`run`] looks for a greeting before sending anything (see
+    /// [`greeting_wait`]).
+    pub greeting_wait: Duration,
 }
 
 impl Default for ClientConfig {
@@ -119,21 +126,73 @@ impl Default for ClientConfig {
         ClientConfig {
             limits: FrameLimits {
                 max_line_len: MAX_REPLY_LEN,
-                idle_timeout: Some(Duration::from_secs(5)),
                 ..FrameLimits::default()
             },
+            reply_timeout: Duration::from_secs(5),
             bare: false,
+            greeting_wait: MIN_GREETING_WAIT,
         }
     }
 }
 
+/// The shortest and longest look for a greeting after connecting.
+const MIN_GREETING_WAIT: Duration = Duration::from_millis(5);
+const MAX_GREETING_WAIT: Duration = Duration::from_millis(250);
+
+/// The look for greetings just before the first message is sent: what has arrived is read
+/// at once; this bounds only the wait when nothing has.
+const LAST_LOOK: Duration = Duration::from_millis(1);
+
+/// How long to look for a greeting after connecting, given how long connecting took. A
+/// server that greets as it accepts is heard about one round trip after the connection is
+/// made, and connecting took about one round trip; a few of those, within bounds, cover it
+/// on a local network or this machine without slowing anyone down much.
+pub fn greeting_wait(connecting_took: Duration) -> Duration {
+    connecting_took
+        .saturating_mul(4)
+        .clamp(MIN_GREETING_WAIT, MAX_GREETING_WAIT)
+}
+
+/// `host` without the square brackets that URLs put around an IPv6 address (`[::1]`), which
+/// the resolver does not accept.
+pub fn strip_brackets(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// `host:port` as people write it: `127.0.0.1:28461`, `localhost:28461`, `[::1]:28461`.
+pub fn host_and_port(host: &str, port: u16) -> String {
+    let host = strip_brackets(host);
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Connects to `host:port`, trying every address the name resolves to. With `retry`, keeps
-/// trying for that long, for scripts that start the server just before the client.
+/// trying for that long, for scripts that start the server just before the client. An IPv6
+/// address may be given with or without brackets (`[::1]` or `::1`).
 ///
 /// # Errors
 /// [`ClientError::Resolve`] or [`ClientError::Connect`], naming `host:port` as given.
 pub fn connect(host: &str, port: u16, retry: Option<Duration>) -> Result<TcpStream, ClientError> {
-    let target = format!("{host}:{port}");
+    connect_within(host, port, retry, CONNECT_TIMEOUT)
+}
+
+/// [`connect`], giving each connection attempt `timeout` instead of the default 5 s.
+///
+/// # Errors
+/// As [`connect`].
+pub fn connect_within(
+    host: &str,
+    port: u16,
+    retry: Option<Duration>,
+    timeout: Duration,
+) -> Result<TcpStream, ClientError> {
+    let target = host_and_port(host, port);
+    let host = strip_brackets(host);
     let deadline = Instant::now() + retry.unwrap_or_default();
     loop {
         let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
@@ -143,7 +202,7 @@ pub fn connect(host: &str, port: u16, retry: Option<Duration>) -> Result<TcpStre
                 return Err(ClientError::Resolve { host, source });
             }
         };
-        match connect_any(&addrs) {
+        match connect_any(&addrs, timeout) {
             Ok(stream) => return Ok(stream),
             Err(_) if Instant::now() < deadline => thread::sleep(RETRY_INTERVAL),
             Err(source) => return Err(ClientError::Connect { target, source }),
@@ -153,15 +212,39 @@ pub fn connect(host: &str, port: u16, retry: Option<Duration>) -> Result<TcpStre
 
 /// Tries each address in turn (`localhost` may be `::1` first, where an IPv4-only server
 /// is not listening) and returns the first connection, or the last error.
-fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
+fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> io::Result<TcpStream> {
     let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address found");
     for addr in addrs {
-        match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(addr, timeout) {
             Ok(stream) => return Ok(stream),
             Err(e) => last_error = e,
         }
     }
     Err(last_error)
+}
+
+/// The time left until `deadline` (`None`: no deadline, wait forever).
+///
+/// # Errors
+/// `TimedOut` once the deadline has passed.
+fn time_left(deadline: Option<Instant>) -> io::Result<Option<Duration>> {
+    match deadline.map(|deadline| deadline.saturating_duration_since(Instant::now())) {
+        Some(left) if left.is_zero() => Err(timed_out()),
+        left => Ok(left),
+    }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "timed out")
+}
+
+/// A line received, as text: invalid UTF-8 shown with replacement characters, an over-long
+/// line (a `what`) by its length.
+fn text_of(frame: &Frame<'_>, what: &str) -> String {
+    match frame {
+        Frame::Message(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Frame::TooLong { len } => format!("<{what} of {len} bytes not shown>"),
+    }
 }
 
 /// An open connection that exchanges messages for replies, one at a time.
@@ -206,24 +289,80 @@ impl Session {
         } else {
             encode_line(message, &mut self.outgoing);
         }
-        match (&mut self.reader.get_ref()).write_all(&self.outgoing) {
-            Err(e) if peer_hung_up(&e) => Err(ClientError::ClosedBeforeReply { number }),
-            Err(e) => Err(e.into()),
-            Ok(()) => self.read_reply(number),
+        let deadline = Instant::now().checked_add(self.config.reply_timeout);
+        let reply = match self.send_by(deadline) {
+            Ok(()) => self.read_reply_by(deadline),
+            Err(e) => Err(e),
+        };
+        reply.map_err(|e| self.explain(e, number))
+    }
+
+    /// Sends the outgoing bytes, giving up with `TimedOut` at `deadline`: a server that
+    /// does not read could otherwise block the write forever.
+    fn send_by(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        let stream = self.reader.get_ref();
+        let mut rest = &self.outgoing[..];
+        while !rest.is_empty() {
+            stream.set_write_timeout(time_left(deadline)?)?;
+            match (&mut &*stream).write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(timed_out()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one reply, which must be complete by `deadline`.
+    fn read_reply_by(&mut self, deadline: Option<Instant>) -> io::Result<String> {
+        match self.reader.read_frame_by(deadline)? {
+            Some(frame) => Ok(text_of(&frame, "reply")),
+            None => Err(io::ErrorKind::UnexpectedEof.into()),
         }
     }
 
-    fn read_reply(&mut self, number: usize) -> Result<String, ClientError> {
-        match self.reader.read_frame() {
-            Ok(Some(Frame::Message(bytes))) => Ok(String::from_utf8_lossy(bytes).into_owned()),
-            Ok(Some(Frame::TooLong { len })) => Ok(format!("<reply of {len} bytes not shown>")),
-            Ok(None) => Err(ClientError::ClosedBeforeReply { number }),
-            Err(e) if peer_hung_up(&e) => Err(ClientError::ClosedBeforeReply { number }),
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(ClientError::NoReply {
+    /// The lines the server sent before this client sent anything: its greeting. Waits up
+    /// to `wait` for them, and returns every line that arrived meanwhile. Once a message has
+    /// been sent it returns none: from then on, every line is a reply.
+    ///
+    /// A greeting that arrives only after the first message was sent cannot be told from
+    /// the reply to it, so the wait after connecting matters; see [`greeting_wait`].
+    ///
+    /// # Errors
+    /// When the connection fails.
+    pub fn greetings(&mut self, wait: Duration) -> Result<Vec<String>, ClientError> {
+        let mut lines = Vec::new();
+        if self.sent > 0 {
+            return Ok(lines);
+        }
+        let deadline = Instant::now().checked_add(wait);
+        loop {
+            match self.reader.read_frame_by(deadline) {
+                Ok(Some(frame)) => lines.push(text_of(&frame, "greeting")),
+                Ok(None) => return Ok(lines), // closed: the first exchange will say so
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => break,
+                Err(e) => return Err(self.explain(e, 1)),
+            }
+        }
+        // Part of a line still waiting for its rest is more greeting, not a reply.
+        if let Some(frame) = self.reader.take_rest() {
+            lines.push(text_of(&frame, "greeting"));
+        }
+        Ok(lines)
+    }
+
+    /// The [`ClientError`] for an exchange of message `number` that failed with `error`.
+    fn explain(&self, error: io::Error, number: usize) -> ClientError {
+        match error.kind() {
+            io::ErrorKind::UnexpectedEof => ClientError::ClosedBeforeReply { number },
+            _ if peer_hung_up(&error) => ClientError::ClosedBeforeReply { number },
+            io::ErrorKind::TimedOut => ClientError::NoReply {
                 number,
-                waited: self.config.limits.idle_timeout.unwrap_or_default(),
-            }),
-            Err(e) => Err(e.into()),
+                waited: self.config.reply_timeout,
+            },
+            _ => ClientError::Io(error),
         }
     }
 
@@ -274,6 +413,11 @@ pub enum Transcript {
 /// Sends each message in turn, waits for its reply, and prints the exchange to `out`.
 /// Returns how many messages were answered.
 ///
+/// Lines the server sends before the first message are its greeting, shown as
+/// `* server says: ...` and not taken for replies: on `out` in a [`Transcript::Both`], on
+/// stderr with [`Transcript::RepliesOnly`], whose output has only replies. Everything from
+/// the server is shown through [`visible`], so it cannot drive the terminal.
+///
 /// # Errors
 /// The first [`ClientError`]: the session stops there.
 pub fn run(
@@ -282,13 +426,18 @@ pub fn run(
     transcript: Transcript,
     out: &mut impl Write,
 ) -> Result<usize, ClientError> {
+    let wait = session.config.greeting_wait;
+    show_greetings(session, wait, transcript, out)?;
     let mut answered = 0;
     for message in messages {
         let message = message.map_err(ClientError::Input)?;
+        // Whatever arrived while the first message was being read (typed, say) is greeting.
+        show_greetings(session, LAST_LOOK, transcript, out)?;
         if transcript == Transcript::Both {
             writeln!(out, "> {message}").map_err(ClientError::Output)?;
         }
         let reply = session.exchange(&message)?;
+        let reply = visible(&reply);
         let shown = match transcript {
             Transcript::Both => writeln!(out, "< {reply}"),
             Transcript::RepliesOnly => writeln!(out, "{reply}"),
@@ -297,4 +446,23 @@ pub fn run(
         answered += 1;
     }
     Ok(answered)
+}
+
+/// Prints the greetings that arrive within `wait`, if nothing has been sent yet.
+fn show_greetings(
+    session: &mut Session,
+    wait: Duration,
+    transcript: Transcript,
+    out: &mut impl Write,
+) -> Result<(), ClientError> {
+    for greeting in session.greetings(wait)? {
+        let line = format!("* server says: {}", visible(&greeting));
+        match transcript {
+            Transcript::Both => writeln!(out, "{line}").map_err(ClientError::Output)?,
+            Transcript::RepliesOnly => {
+                let _ = writeln!(io::stderr(), "{line}"); // a note beside the output only
+            }
+        }
+    }
+    Ok(())
 }

@@ -25,7 +25,7 @@
 
 use std::io::{self, Read};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How much a connection's first read asks the kernel for: enough for many short messages,
 /// and small enough that a long one fills it, which shows that more of it is on its way.
@@ -333,19 +333,34 @@ impl<R: TimedRead> FrameReader<R> {
     /// An [`io::ErrorKind::TimedOut`] error when no message starts within the idle timeout,
     /// and any error of the underlying reads.
     pub fn read_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
+        self.read_frame_by(None)
+    }
+
+    /// Like [`FrameReader::read_frame`], but the whole frame must have arrived by
+    /// `deadline` (if there is one). The idle timeout and the grace limit each wait on their
+    /// own, so a peer that keeps sending a little at a time could extend them forever; it
+    /// cannot extend the deadline.
+    ///
+    /// # Errors
+    /// As [`FrameReader::read_frame`], and [`io::ErrorKind::TimedOut`] when the deadline
+    /// passes before the frame is complete.
+    pub fn read_frame_by(&mut self, deadline: Option<Instant>) -> io::Result<Option<Frame<'_>>> {
         loop {
             if self.framer.has_line() {
                 return Ok(self.framer.next_line());
             }
-            let (timeout, mid_message) = match self.framer.wait() {
+            let (wait, mid_message) = match self.framer.wait() {
                 Wait::MessageComplete => return Ok(self.framer.take_rest()),
                 Wait::Grace(grace) => (Some(grace), true),
                 Wait::Idle(idle) => (idle, false),
             };
+            let (timeout, until_deadline) = wait_before(wait, deadline)?;
             match self.fill(timeout) {
                 Ok(0) => return Ok(self.framer.take_rest()),
                 Ok(_) => {}
-                Err(e) if is_timeout(&e) && mid_message => return Ok(self.framer.take_rest()),
+                Err(e) if is_timeout(&e) && mid_message && !until_deadline => {
+                    return Ok(self.framer.take_rest())
+                }
                 Err(e) if is_timeout(&e) => return Err(idle_timeout()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -369,6 +384,12 @@ impl<R: TimedRead> FrameReader<R> {
         self.framer.has_line() || self.framer.is_mid_message()
     }
 
+    /// Consumes everything buffered as one message, complete or not: for a reader that
+    /// stops waiting for the rest (after [`FrameReader::read_frame_by`] ran out of time).
+    pub fn take_rest(&mut self) -> Option<Frame<'_>> {
+        self.framer.take_rest()
+    }
+
     /// Reads more bytes, waiting at most `timeout`. Returns how many arrived.
     fn fill(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         if self.timeout != Some(timeout) {
@@ -386,6 +407,26 @@ impl<R: TimedRead> FrameReader<R> {
             self.framer.note_read(n, read_size);
         }
         result
+    }
+}
+
+/// How long to wait for a read that should wait `wait` (`None`: forever) but end by
+/// `deadline`, and whether the deadline is what limits it.
+///
+/// # Errors
+/// [`idle_timeout`] once the deadline has passed.
+fn wait_before(
+    wait: Option<Duration>,
+    deadline: Option<Instant>,
+) -> io::Result<(Option<Duration>, bool)> {
+    let Some(deadline) = deadline else {
+        return Ok((wait, false));
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    match wait {
+        _ if left.is_zero() => Err(idle_timeout()),
+        Some(wait) if wait < left => Ok((Some(wait), false)),
+        _ => Ok((Some(left), true)),
     }
 }
 
@@ -547,6 +588,34 @@ mod tests {
         assert_eq!(reader.read_frame().ok(), Some(Some(Frame::Message(b"a"))));
         let idle = reader.read_frame().expect_err("an idle timeout was set");
         assert_eq!(idle.kind(), io::ErrorKind::TimedOut);
+    }
+
+    /// A peer that never stops sending and never sends a line feed.
+    struct Endless;
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf.fill(b'x');
+            Ok(buf.len())
+        }
+    }
+
+    impl TimedRead for Endless {
+        fn set_read_timeout(&mut self, _: Option<Duration>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_deadline_ends_a_message_that_never_ends() {
+        // Every read fills its buffer, a sign that more follows, so without a deadline this
+        // would read (and discard) forever.
+        let mut reader = FrameReader::new(Endless, FrameLimits::default());
+        let deadline = Instant::now() + Duration::from_millis(10);
+        let error = reader
+            .read_frame_by(Some(deadline))
+            .expect_err("the deadline ends the read");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
     }
 
     #[test]

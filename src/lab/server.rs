@@ -66,36 +66,67 @@ pub fn accept_forever(
     }
 }
 
-/// Serves one client until it closes the connection or the connection fails, and logs
-/// how it ended.
+/// Serves one client until it closes the connection, the connection fails or the idle
+/// timeout ends it, and logs how it ended.
 pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &ServerConfig) {
     config.log(format_args!("[{peer}] connected"));
-    let result = answer_messages(&stream, peer, config);
-    if is_idle_timeout(&result) {
-        let _ = (&stream).write_all(IDLE_NOTICE); // best effort: the client may be gone
+    let ending = answer_messages(&stream, peer, config).map_or_else(|e| e, Ending::Closed);
+    if let Ending::Idle = ending {
+        // Best effort: the client may be gone. The write timeout bounds it.
+        let _ = (&stream).write_all(IDLE_NOTICE);
     }
-    log_end(config, peer, &result);
+    log_end(config, peer, &ending);
 }
 
 /// The last line a client gets when the idle timeout closes its connection.
 pub const IDLE_NOTICE: &[u8] = b"error: idle for too long, closing the connection\n";
 
-/// True when a connection ended because its client was silent for too long.
-pub fn is_idle_timeout(result: &io::Result<u64>) -> bool {
-    matches!(result, Err(e) if e.kind() == io::ErrorKind::TimedOut)
+/// How a connection ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// The client closed its side after this many messages, and got every reply.
+    Closed(u64),
+    /// The client sent nothing for the idle timeout.
+    Idle,
+    /// The client took none of its replies for the idle timeout: it sends without reading,
+    /// and the replies have filled the connection's buffers.
+    NotReading,
+    /// The connection failed.
+    Lost(io::Error),
 }
 
-/// Logs how a connection ended: `Ok(count)` when the client closed it after `count`
-/// messages, or the error that ended it.
-pub fn log_end(config: &ServerConfig, peer: SocketAddr, result: &io::Result<u64>) {
-    match result {
-        Ok(count) => config.log(format_args!(
+impl From<io::Error> for Ending {
+    /// A read's error: `TimedOut` is the idle timeout (see
+    /// [`idle_timeout`](crate::lab::frame::idle_timeout)).
+    fn from(error: io::Error) -> Self {
+        match error.kind() {
+            io::ErrorKind::TimedOut => Ending::Idle,
+            _ => Ending::Lost(error),
+        }
+    }
+}
+
+impl Ending {
+    /// A write's error: a timeout means the client is not reading.
+    pub fn of_write(error: io::Error) -> Ending {
+        match error.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Ending::NotReading,
+            _ => Ending::Lost(error),
+        }
+    }
+}
+
+/// Logs how a connection ended.
+pub fn log_end(config: &ServerConfig, peer: SocketAddr, ending: &Ending) {
+    match ending {
+        Ending::Closed(count) => config.log(format_args!(
             "[{peer}] closed by client after {count} message(s)"
         )),
-        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-            config.log(format_args!("[{peer}] closed: idle timeout"));
-        }
-        Err(e) => config.log(format_args!("[{peer}] connection lost: {}", describe(e))),
+        Ending::Idle => config.log(format_args!("[{peer}] closed: idle timeout")),
+        Ending::NotReading => config.log(format_args!(
+            "[{peer}] closed: the client is not reading its replies (idle timeout)"
+        )),
+        Ending::Lost(e) => config.log(format_args!("[{peer}] connection lost: {}", describe(e))),
     }
 }
 
@@ -111,12 +142,20 @@ pub fn answer(config: &ServerConfig, peer: SocketAddr, frame: &Frame<'_>, replie
 /// once the client closes its side.
 ///
 /// # Errors
-/// Any read or write error, and `TimedOut` when the client stays silent past the idle
-/// timeout.
-fn answer_messages(stream: &TcpStream, peer: SocketAddr, config: &ServerConfig) -> io::Result<u64> {
+/// How the connection ended otherwise: failed, or idle (silent, or not reading its
+/// replies) for the idle timeout.
+fn answer_messages(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    config: &ServerConfig,
+) -> Result<u64, Ending> {
     // Each reply goes out in a single write; without NODELAY, Nagle's algorithm would
     // hold back a reply while the previous one is unacknowledged.
     stream.set_nodelay(true)?;
+    // A client that sends without reading fills both directions' buffers until a write
+    // blocks: without a deadline it would hold this server (or worker) forever. A write
+    // fails only after the idle timeout without any progress.
+    stream.set_write_timeout(config.limits.idle_timeout)?;
     let mut reader = FrameReader::new(stream, config.limits);
     let mut replies = Vec::new();
     let mut count = 0;
@@ -126,7 +165,9 @@ fn answer_messages(stream: &TcpStream, peer: SocketAddr, config: &ServerConfig) 
         // A client that pipelines has more messages waiting: answer them all in one write.
         // Otherwise the client is waiting for this reply, so it goes out now.
         if !reader.has_line() || replies.len() >= MAX_BATCH {
-            (&mut &*stream).write_all(&replies)?;
+            (&mut &*stream)
+                .write_all(&replies)
+                .map_err(Ending::of_write)?;
             replies.clear();
         }
     }

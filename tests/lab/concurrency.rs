@@ -97,6 +97,30 @@ fn async_server_lets_connected_clients_finish_after_ctrl_c() {
 
 #[cfg(unix)]
 #[rstest]
+#[case::ctrl_c("INT", 30)]
+#[case::terminate("TERM", 10)]
+#[timeout(TEST_TIMEOUT)]
+fn async_server_shuts_down_gracefully_on_a_signal_right_after_it_starts(
+    #[case] signal: &str,
+    #[case] attempts: usize,
+) {
+    // The signal arrives as soon as "listening on" is read, before the server has done
+    // anything else: its handler must already be in place, every time.
+    for attempt in 1..=attempts {
+        let mut server = Server::start_named("net_server_async", &[]);
+        server.signal(signal);
+        let status = server.wait_for_exit();
+        assert!(
+            status.success(),
+            "attempt {attempt}: exit status {status}; output:\n{}",
+            server.output()
+        );
+        server.wait_for_output("shut down");
+    }
+}
+
+#[cfg(unix)]
+#[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn async_server_answers_what_was_sent_when_the_grace_period_ends() {
     let args = [

@@ -9,7 +9,8 @@ use predicates::prelude::*;
 use rstest::rstest;
 
 use crate::support::{
-    free_port, net_client, net_client_to, program, Server, STEP_TIMEOUT, TEST_TIMEOUT,
+    endless_reply_server, free_port, net_client, net_client_to, program, Server, STEP_TIMEOUT,
+    TEST_TIMEOUT,
 };
 
 #[rstest]
@@ -62,6 +63,32 @@ fn bad_arguments_get_a_usage_error(
         .code(2)
         .stdout("")
         .stderr(predicate::str::contains(complaint).and(predicate::str::contains("try '--help'")));
+}
+
+#[rstest]
+#[case::server_idle_timeout("net_server", "--idle-timeout")]
+#[case::server_partial_timeout("net_server", "--partial-timeout")]
+#[case::threaded_idle_timeout("net_server_threaded", "--idle-timeout")]
+#[case::threaded_partial_timeout("net_server_threaded", "--partial-timeout")]
+#[case::async_idle_timeout("net_server_async", "--idle-timeout")]
+#[case::async_partial_timeout("net_server_async", "--partial-timeout")]
+#[case::async_shutdown_grace("net_server_async", "--shutdown-grace")]
+#[case::client_reply_timeout("net_client", "--reply-timeout")]
+#[case::client_partial_timeout("net_client", "--partial-timeout")]
+#[case::client_retry("net_client", "--retry")]
+#[timeout(TEST_TIMEOUT)]
+fn zero_duration_is_refused_as_a_usage_error(#[case] name: &str, #[case] option: &str) {
+    // 0 never means "never": it would make every connection fail, so it is refused up front.
+    assert_cmd::Command::new(program(name))
+        .args([option, "0", "--port", "1"])
+        .timeout(STEP_TIMEOUT)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            predicate::str::contains(format!("invalid value '0' for '{option} "))
+                .and(predicate::str::contains("it must be greater than 0")),
+        );
 }
 
 #[rstest]
@@ -153,6 +180,20 @@ fn client_gives_up_on_a_server_that_never_replies() {
         .code(1)
         .stderr("net_client: no reply to message 1 within 0.2s (see --reply-timeout)\n");
     drop(listener);
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_gives_up_on_a_reply_that_never_ends() {
+    // Bytes keep coming, each piece a sign that more follows: with a grace of a minute
+    // between pieces, only a timeout for the whole reply can end the wait.
+    let addr = endless_reply_server();
+    net_client_to(addr.port())
+        .args(["--reply-timeout", "0.3", "--partial-timeout", "60000"])
+        .arg("hello")
+        .assert()
+        .code(1)
+        .stderr("net_client: no reply to message 1 within 0.3s (see --reply-timeout)\n");
 }
 
 #[rstest]

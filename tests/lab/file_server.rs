@@ -2,12 +2,25 @@
 //! root comes back byte for byte, and nothing outside the root is ever served.
 
 use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
 
+use cap_std::{ambient_authority, fs::Dir};
+use netlab::further::files::{serve_connection, FileServerConfig};
+use predicates::prelude::*;
 use rstest::rstest;
 
-use crate::support::{fixture, net_client_to_program, program, Server, TEST_TIMEOUT};
+#[cfg(target_os = "linux")]
+use crate::support::unanswering_listener;
+use crate::support::{
+    fixture, free_port, net_client_to_program, non_reading_client, program, scripted_server,
+    AfterReply, Peer, Server, TEST_TIMEOUT,
+};
 
 const SECRET: &str = "TOP SECRET: the answers to the final exam";
 
@@ -215,6 +228,24 @@ fn a_silent_client_does_not_block_others() {
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
+fn clients_that_stop_reading_are_disconnected_and_others_are_served() {
+    const STUCK: usize = 64; // as many as the server has workers
+    let sandbox = Sandbox::new();
+    fs::write(sandbox.root().join("big.bin"), vec![7; 20 * 1024 * 1024]).expect("big file");
+    let server = sandbox.start(&["--idle-timeout", "0.5"]);
+    let _stuck: Vec<_> = (0..STUCK)
+        .map(|_| {
+            let mut client = non_reading_client(server.addr());
+            client.write_all(b"big.bin\n").expect("request");
+            client
+        })
+        .collect();
+    server.wait_for_output_times("closed: the client stopped reading", STUCK);
+    file_client(&server).arg("hello.txt").assert().success();
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
 fn a_root_that_does_not_exist_is_reported() {
     assert_cmd::Command::new(program("net_file_server"))
         .args(["--root", "/no/such/dir", "--port", "0"])
@@ -222,4 +253,239 @@ fn a_root_that_does_not_exist_is_reported() {
         .assert()
         .code(1)
         .stderr("net_file_server: cannot serve /no/such/dir: No such file or directory\n");
+}
+
+/// Serves `root` from this process on a port of its own, for one connection.
+fn serve_in_process(root: &std::path::Path) -> Peer {
+    let config = FileServerConfig {
+        root: Dir::open_ambient_dir(root, ambient_authority()).expect("open the root"),
+        max_file_size: 1024 * 1024,
+        quiet: true,
+        idle_timeout: None,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    thread::spawn(move || {
+        if let Ok((stream, peer)) = listener.accept() {
+            serve_connection(stream, peer, &config);
+        }
+    });
+    Peer::connect(addr)
+}
+
+/// Swaps `root/d` for a link to `outside` and back, again and again, until told to stop.
+/// Returns how many times it swapped.
+#[cfg(unix)]
+fn keep_swapping(root: PathBuf, outside: PathBuf, stop: Arc<AtomicBool>) -> u64 {
+    let (dir, parked) = (root.join("d"), root.join("d.real"));
+    let mut swaps = 0;
+    loop {
+        fs::rename(&dir, &parked).expect("park the directory");
+        std::os::unix::fs::symlink(&outside, &dir).expect("link to the outside");
+        fs::remove_file(&dir).expect("remove the link");
+        fs::rename(&parked, &dir).expect("restore the directory");
+        swaps += 1;
+        if stop.load(Ordering::Relaxed) {
+            return swaps;
+        }
+    }
+}
+
+#[cfg(unix)]
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_directory_swapped_for_a_link_to_the_outside_never_leaks() {
+    const REQUESTS: usize = 3000;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
+    fs::create_dir_all(root.join("d")).expect("inside directory");
+    fs::write(root.join("d/file.txt"), "inside\n").expect("inside file");
+    fs::create_dir_all(&outside).expect("outside directory");
+    fs::write(outside.join("file.txt"), SECRET).expect("outside file");
+    let mut peer = serve_in_process(&root);
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (root, stop) = (root.clone(), Arc::clone(&stop));
+        thread::spawn(move || keep_swapping(root, outside, stop))
+    };
+    let mut replies = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..REQUESTS {
+        let header = peer.send(b"d/file.txt\n").read_line();
+        if let Some(size) = header.strip_prefix("OK ") {
+            let bytes = peer.read_bytes(size.parse().expect("a size"));
+            if bytes != b"inside\n" {
+                peer.fail(&format!(
+                    "served bytes from outside the root: {:?}",
+                    String::from_utf8_lossy(&bytes)
+                ));
+            }
+        }
+        *replies.entry(header).or_default() += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().expect("the swapping thread");
+    let allowed = [
+        "OK 7",
+        "ERR not found",
+        "ERR forbidden: leads outside the served directory",
+    ];
+    assert!(
+        replies
+            .keys()
+            .all(|header| allowed.contains(&header.as_str())),
+        "unexpected replies over {swaps} swaps: {replies:?}"
+    );
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_names_the_file_server_when_none_is_running() {
+    let port = free_port();
+    net_client_to_program("net_file_client", port)
+        .arg("hello.txt")
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "net_file_client: cannot connect to 127.0.0.1:{port}: Connection refused (is net_file_server running?)\n"
+        ));
+}
+
+#[rstest]
+#[case::silent(b"", "no reply within 0.3s (see --timeout)", "")]
+#[case::stalled_mid_file(
+    b"OK 100\nfirst ten.",
+    "the transfer stalled: nothing for 0.3s after 10 of 100 bytes (see --timeout)",
+    "first ten."
+)]
+#[timeout(TEST_TIMEOUT)]
+fn client_gives_up_on_a_server_that_stops_answering(
+    #[case] reply: &'static [u8],
+    #[case] complaint: &str,
+    #[case] printed: &str,
+) {
+    let server = scripted_server(reply, AfterReply::Hang);
+    net_client_to_program("net_file_client", server.port())
+        .args(["--timeout", "0.3", "hello.txt"])
+        .assert()
+        .code(1)
+        .stdout(printed.to_string())
+        .stderr(format!("net_file_client: hello.txt: {complaint}\n"));
+}
+
+#[cfg(target_os = "linux")]
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn client_gives_up_on_a_connection_that_is_never_accepted() {
+    let (addr, _listener, _queued) = unanswering_listener();
+    net_client_to_program("net_file_client", addr.port())
+        .args(["--timeout", "0.3", "hello.txt"])
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "net_file_client: cannot connect to 127.0.0.1:{}: connection timed out\n",
+            addr.port()
+        ));
+}
+
+#[rstest]
+#[case::line_feed("a.txt\nb.bin")]
+#[case::carriage_return("a.txt\rb.bin")]
+#[timeout(TEST_TIMEOUT)]
+fn client_refuses_a_name_that_would_be_two_requests(#[case] name: &str) {
+    // Nothing listens on the port: the name must be refused before any connection.
+    net_client_to_program("net_file_client", free_port())
+        .arg(name)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "a file name cannot contain a line break or NUL",
+        ));
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn text_from_the_server_is_shown_with_control_characters_escaped() {
+    let server = scripted_server(b"ERR \x1b]0;pwned\x07\x1b[2Jgone\n", AfterReply::Close);
+    net_client_to_program("net_file_client", server.port())
+        .arg("hello.txt")
+        .assert()
+        .code(1)
+        .stderr("net_file_client: hello.txt: \\x1b]0;pwned\\x07\\x1b[2Jgone\n");
+}
+
+/// The ways a transfer into `--output` can fail.
+#[derive(Clone, Copy, Debug)]
+enum FailedTransfer {
+    Refused,
+    CutShort,
+    Stalled,
+}
+
+#[rstest]
+#[case::refused(FailedTransfer::Refused)]
+#[case::cut_short(FailedTransfer::CutShort)]
+#[case::stalled(FailedTransfer::Stalled)]
+#[timeout(TEST_TIMEOUT)]
+fn a_failed_save_leaves_the_existing_file_untouched(#[case] failure: FailedTransfer) {
+    let half = b"OK 100\nonly ten b";
+    let port = match failure {
+        FailedTransfer::Refused => scripted_server(b"ERR not found\n", AfterReply::Close),
+        FailedTransfer::CutShort => scripted_server(half, AfterReply::Close),
+        FailedTransfer::Stalled => scripted_server(half, AfterReply::Hang),
+    }
+    .port();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let saved = dir.path().join("notes.txt");
+    fs::write(&saved, "the old notes\n").expect("existing file");
+    net_client_to_program("net_file_client", port)
+        .args(["--timeout", "0.3", "notes.txt", "--output"])
+        .arg(&saved)
+        .assert()
+        .code(1)
+        .stdout("");
+    assert_eq!(
+        fs::read_to_string(&saved).expect("the file is still there"),
+        "the old notes\n"
+    );
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .expect("list the folder")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(left, ["notes.txt"], "temporary files were left behind");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn a_successful_save_replaces_the_existing_file() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&[]);
+    let saved = sandbox.dir.path().join("hello.txt");
+    fs::write(&saved, "an older, longer version of the file\n").expect("existing file");
+    file_client(&server)
+        .args(["hello.txt", "--output"])
+        .arg(&saved)
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read_to_string(&saved).expect("saved file"),
+        "Hello from the file server!\n"
+    );
+}
+
+#[rstest]
+#[case::client_timeout("net_file_client", &["--timeout", "0", "hello.txt"])]
+#[case::server_idle_timeout(
+    "net_file_server",
+    &["--root", ".", "--port", "0", "--idle-timeout", "0"]
+)]
+#[timeout(TEST_TIMEOUT)]
+fn zero_durations_are_refused(#[case] name: &str, #[case] args: &[&str]) {
+    assert_cmd::Command::new(program(name))
+        .args(args)
+        .timeout(crate::support::STEP_TIMEOUT)
+        .assert()
+        .code(2)
+        .stdout("");
 }

@@ -3,11 +3,12 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::thread;
 use std::time::Duration;
 
 use rstest::rstest;
 
-use crate::support::{Server, TEST_TIMEOUT};
+use crate::support::{send_without_reading, Server, TEST_TIMEOUT};
 
 #[rstest]
 #[case::invalid_utf8(
@@ -130,6 +131,32 @@ fn silent_client_is_disconnected_after_the_idle_timeout(
     silent.expect_closed();
     waiting.expect_line("WAITING");
     server.wait_for_output("closed: idle timeout");
+}
+
+#[rstest]
+#[case::single(&["net_server"][..])]
+#[case::threaded_one_worker(&["net_server_threaded", "--max-clients", "1"][..])]
+#[case::async_one_client(&["net_server_async", "--max-clients", "1"][..])]
+#[timeout(TEST_TIMEOUT)]
+fn client_that_never_reads_its_replies_is_disconnected_after_the_idle_timeout(
+    #[case] command: &[&str],
+) {
+    // The server's writes block once the unread replies fill the buffers; the idle
+    // timeout must apply to them too, or this one client holds the only worker forever.
+    let (program, extra) = command.split_first().expect("a program name");
+    let mut args = vec!["-t", "upper", "--idle-timeout", "0.2"];
+    args.extend(extra);
+    let server = Server::start_named(program, &args);
+    let hostile = TcpStream::connect(server.addr()).expect("connect");
+    let flood = thread::spawn(move || send_without_reading(hostile));
+    // Next in line: its message waits in the kernel until the server takes it on.
+    let mut next = server.connect();
+    next.send(b"next in line\n");
+    flood
+        .join()
+        .expect("the server closed the hostile connection");
+    next.expect_line("NEXT IN LINE");
+    server.wait_for_output("closed: the client is not reading its replies (idle timeout)");
 }
 
 /// Checks the server's peak resident memory (Linux only) to prove input is not buffered

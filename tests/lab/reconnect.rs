@@ -19,7 +19,8 @@ fn server_serves_one_client_after_another() {
             .success()
             .stdout(format!("{}\nAGAIN\n", name.to_uppercase()));
     }
-    server.wait_for_output("closed by client after 2 message(s)");
+    // The log lags behind the replies: wait for all three clients' last lines.
+    server.wait_for_output_times("closed by client after 2 message(s)", 3);
     assert_eq!(server.output().matches("] connected").count(), 3);
 }
 

@@ -1,9 +1,15 @@
 //! "Send more than one message, and for every message, first send it, then receive the
 //! reply": multi-message sessions from every message source, replies in order, exact output.
 
+use std::io::Write;
+use std::process::{Command, Stdio};
+
 use rstest::rstest;
 
-use crate::support::{fixture, read_fixture, Server, TEST_TIMEOUT};
+use crate::support::{
+    fixture, greeting_server, handout_style_server, net_client_to, program, read_fixture, Server,
+    STEP_TIMEOUT, TEST_TIMEOUT,
+};
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
@@ -142,4 +148,54 @@ fn longest_allowed_message_gets_its_whole_reply() {
         .assert()
         .success()
         .stdout(reply);
+}
+
+#[rstest]
+#[case::plain(&[], "Welcome!", "connected to 127.0.0.1:PORT\n* server says: Welcome!\n> hello\n< HELLO\n> world\n< WORLD\nclosed after 2 message(s)\n", "")]
+#[case::replies_only(&["--replies-only"], "Welcome!", "HELLO\nWORLD\n", "* server says: Welcome!\n")]
+#[case::escape_sequences(&["--replies-only"], "\x1b]0;pwned\x07\x1b[2J", "HELLO\nWORLD\n", "* server says: \\x1b]0;pwned\\x07\\x1b[2J\n")]
+#[timeout(TEST_TIMEOUT)]
+fn greeting_is_shown_and_every_message_still_gets_its_own_reply(
+    #[case] args: &[&str],
+    #[case] greeting: &'static str,
+    #[case] stdout: &str,
+    #[case] stderr: &str,
+) {
+    // The server greets as it accepts. The client reads its messages from a pipe, and
+    // gets them only once the greeting is in its receive buffer: it must show the greeting,
+    // not take it for the reply to "hello".
+    let greeting = format!("{greeting}\n").leak();
+    let (addr, greeted) = greeting_server(greeting, |line| line.to_uppercase());
+    let mut client = Command::new(program("net_client"))
+        .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
+        .args(args)
+        .args(["--file", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn net_client");
+    greeted
+        .recv_timeout(STEP_TIMEOUT)
+        .expect("the server greeted the client");
+    let mut stdin = client.stdin.take().expect("piped stdin");
+    stdin.write_all(b"hello\nworld\n").expect("write messages");
+    drop(stdin);
+    let output = client.wait_with_output().expect("net_client finishes");
+    let expected = stdout.replace("PORT", &addr.port().to_string());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+    assert_eq!(String::from_utf8_lossy(&output.stderr), stderr);
+    assert!(output.status.success(), "net_client failed: {output:?}");
+}
+
+#[rstest]
+#[timeout(TEST_TIMEOUT)]
+fn replies_show_control_characters_visibly() {
+    // A server's reply must not recolour, retitle or clear the user's terminal.
+    let addr = handout_style_server(|_| "\x1b[31mred\x07 \u{202e}txet\n".to_string());
+    net_client_to(addr.port())
+        .args(["--replies-only", "hello"])
+        .assert()
+        .success()
+        .stdout("\\x1b[31mred\\x07 \\u{202e}txet\n");
 }

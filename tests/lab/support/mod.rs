@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
@@ -72,6 +72,7 @@ pub struct Server {
     child: Child,
     /// The port the server listens on.
     pub port: u16,
+    addr: SocketAddr,
     output: Arc<Mutex<String>>,
 }
 
@@ -109,38 +110,62 @@ impl Server {
 
     /// Starts `command`, which should listen on `port` (0: any), then waits for its
     /// `listening on` line. On failure, returns what the server printed.
-    pub fn try_start(mut command: Command, port: u16) -> Result<Server, String> {
+    pub fn try_start(command: Command, port: u16) -> Result<Server, String> {
+        let mut server = Server::launch(command, port)?;
+        server.read_stderr();
+        Ok(server)
+    }
+
+    /// Starts the server program `name` on 127.0.0.1 and a fresh port, with extra `args`,
+    /// and reads nothing it writes on stderr (until [`Server::read_stderr`]): like a service
+    /// manager or `| less` that has stopped reading, the pipe fills up.
+    pub fn start_with_unread_stderr(name: &str, args: &[&str]) -> Server {
+        let port = free_port();
+        let mut command = Command::new(program(name));
+        command.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+        command.args(args);
+        Server::launch(command, port).unwrap_or_else(|why| panic!("{name} did not start: {why}"))
+    }
+
+    /// Spawns `command` and waits for its `listening on` line, leaving its stderr unread.
+    fn launch(mut command: Command, port: u16) -> Result<Server, String> {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawning net_server");
         let output = Arc::new(Mutex::new(String::new()));
-        let stderr = collect_lines(
-            child.stderr.take().expect("piped stderr"),
-            &output,
-            "stderr",
-        );
         let stdout = child.stdout.take().expect("piped stdout");
         match wait_until_listening(stdout, &output, port) {
-            Ok(port) => Ok(Server {
+            Ok(addr) => Ok(Server {
                 child,
-                port,
+                port: addr.port(),
+                addr,
                 output,
             }),
             Err(why) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                let _ = stderr.join(); // the pipe closed with the process: all is collected
+                if let Some(stderr) = child.stderr.take() {
+                    // The pipe closed with the process: all is collected.
+                    let _ = collect_lines(stderr, &output, "stderr").join();
+                }
                 let output = output.lock().expect("output lock").clone();
                 Err(format!("{why}\n{output}"))
             }
         }
     }
 
+    /// Collects what the server writes on stderr from now on into its output.
+    pub fn read_stderr(&mut self) {
+        if let Some(stderr) = self.child.stderr.take() {
+            collect_lines(stderr, &self.output, "stderr");
+        }
+    }
+
     /// The address clients connect to.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+        self.addr
     }
 
     /// `net_client` pointed at this server.
@@ -176,11 +201,17 @@ impl Server {
     /// Waits until the server's output contains `text` (its log lags a little behind
     /// what clients see), failing the test after the step timeout.
     pub fn wait_for_output(&self, text: &str) {
+        self.wait_for_output_times(text, 1);
+    }
+
+    /// Waits until the server's output contains `text` at least `times` times, failing the
+    /// test after the step timeout.
+    pub fn wait_for_output_times(&self, text: &str, times: usize) {
         let deadline = Instant::now() + STEP_TIMEOUT;
-        while !self.output().contains(text) {
+        while self.output().matches(text).count() < times {
             assert!(
                 Instant::now() < deadline,
-                "the server never printed {text:?}; its output:\n{}",
+                "the server never printed {text:?} {times} time(s); its output:\n{}",
                 self.output()
             );
             thread::sleep(Duration::from_millis(10));
@@ -233,22 +264,30 @@ impl Drop for Server {
     }
 }
 
-/// Reads the server's first stdout line, which must announce 127.0.0.1 and `port` (any
-/// port if 0), then keeps collecting the rest. Returns the announced port. Gives up after
+/// Reads the server's first stdout line, which must announce a loopback address (127.0.0.1
+/// or ::1) and `port` (any port if 0), then keeps collecting the rest. Returns the
+/// announced address. Gives up after
 /// the step timeout or when the server exits.
 fn wait_until_listening(
     stdout: ChildStdout,
     output: &Arc<Mutex<String>>,
     port: u16,
-) -> Result<u16, String> {
+) -> Result<SocketAddr, String> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let output = Arc::clone(output);
     thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
         let first = lines.next().and_then(Result::ok);
-        let _ = ready_tx.send(first.clone());
-        for line in first.into_iter().chain(lines.map_while(Result::ok)) {
+        // Recorded before the test hears of it, so the output never lacks it.
+        let record = |line: &str| {
             let _ = writeln!(output.lock().expect("output lock"), "stdout: {line}");
+        };
+        if let Some(line) = &first {
+            record(line);
+        }
+        let _ = ready_tx.send(first);
+        for line in lines.map_while(Result::ok) {
+            record(&line);
         }
     });
     let line = match ready_rx.recv_timeout(STEP_TIMEOUT) {
@@ -264,11 +303,9 @@ fn wait_until_listening(
         .strip_prefix("listening on ")
         .and_then(|addr| addr.parse().ok());
     match announced {
-        Some(addr) if addr.ip() == Ipv4Addr::LOCALHOST && (port == 0 || addr.port() == port) => {
-            Ok(addr.port())
-        }
+        Some(addr) if addr.ip().is_loopback() && (port == 0 || addr.port() == port) => Ok(addr),
         _ => Err(format!(
-            "expected \"listening on 127.0.0.1:{port}\" first, got {line:?}"
+            "expected \"listening on 127.0.0.1:{port}\" (or [::1]) first, got {line:?}"
         )),
     }
 }
@@ -286,6 +323,20 @@ fn collect_lines(
             let _ = writeln!(output.lock().expect("output lock"), "{label}: {line}");
         }
     })
+}
+
+/// How [`Peer::read_lines_in_background`] takes what arrives.
+#[derive(Clone, Copy, Debug)]
+pub enum Pace {
+    /// As fast as it can.
+    Fast,
+    /// `chunk` bytes at a time, with `pause` before each read: a slow reader.
+    Slow {
+        /// The most bytes taken by one read.
+        chunk: usize,
+        /// How long to wait before each read.
+        pause: Duration,
+    },
 }
 
 /// A raw TCP client for poking at the server byte by byte. It records everything it sends
@@ -416,6 +467,53 @@ impl Peer {
             .expect("a reply to arrive before the reset");
     }
 
+    /// Another handle on the connection, to send from a thread of its own while this
+    /// one reads.
+    pub fn writer(&self) -> TcpStream {
+        self.stream().try_clone().expect("clone the socket")
+    }
+
+    /// Reads `count` lines on a thread of its own, at `pace`, and returns them without
+    /// their line feeds. The thread fails, showing the last line it got, if the
+    /// connection closes or stays silent for the step timeout first.
+    pub fn read_lines_in_background(
+        self,
+        count: usize,
+        pace: Pace,
+    ) -> thread::JoinHandle<Vec<String>> {
+        let mut pending = self.reader.buffer().to_vec();
+        let mut stream = self.reader.into_inner();
+        let (chunk, pause) = match pace {
+            Pace::Fast => (64 * 1024, Duration::ZERO),
+            Pace::Slow { chunk, pause } => (chunk, pause),
+        };
+        thread::spawn(move || {
+            let mut lines = Vec::with_capacity(count);
+            let mut buf = vec![0; chunk];
+            loop {
+                let mut start = 0;
+                while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
+                    let line = &pending[start..start + end];
+                    lines.push(String::from_utf8_lossy(line).into_owned());
+                    if lines.len() == count {
+                        return lines;
+                    }
+                    start += end + 1;
+                }
+                pending.drain(..start);
+                thread::sleep(pause);
+                match stream.read(&mut buf) {
+                    Ok(n @ 1..) => pending.extend_from_slice(&buf[..n]),
+                    result => panic!(
+                        "{result:?} after {} of {count} lines; the last was {:?}",
+                        lines.len(),
+                        lines.last()
+                    ),
+                }
+            }
+        })
+    }
+
     /// Fails the test, showing the transcript so far.
     pub fn fail(&self, what: &str) -> ! {
         panic!(
@@ -423,6 +521,176 @@ impl Peer {
             self.transcript
         );
     }
+}
+
+/// A hostile client on `stream`: it pipelines messages and never reads a reply, so the
+/// replies fill both directions' buffers and the server's writes stall. Returns once the
+/// server has given up on it and closed the connection (the next write fails); fails the
+/// test if the server still holds the connection after the step timeout.
+pub fn send_without_reading(stream: TcpStream) {
+    stream
+        .set_write_timeout(Some(STEP_TIMEOUT))
+        .expect("set timeout");
+    let burst = "a message whose reply nobody reads\n".repeat(1000);
+    let started = Instant::now();
+    let mut sent = 0;
+    loop {
+        match (&stream).write_all(burst.as_bytes()) {
+            Ok(()) => sent += burst.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                panic!("the server stopped reading after {sent} bytes but kept the connection open")
+            }
+            Err(_) => return, // reset or broken pipe: the server closed the connection
+        }
+        assert!(
+            started.elapsed() < STEP_TIMEOUT,
+            "the server read {sent} bytes without ever stalling or closing"
+        );
+    }
+}
+
+/// A hostile server, run on a thread: it accepts one client, reads its first message, then
+/// sends a reply that never ends. Every write ends halfway through a character (`é`), so
+/// the reply is never complete however long its reader waits for the rest. Returns its
+/// address.
+pub fn endless_reply_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    thread::spawn(move || {
+        let (mut sock, _) = listener.accept().expect("accept");
+        let _ = sock.read(&mut [0; 1024]);
+        let mut piece: &[u8] = b"caf\xc3";
+        while sock.write_all(piece).is_ok() {
+            piece = b"\xa9 caf\xc3";
+            thread::sleep(Duration::from_millis(5)); // a steady trickle, not a flood
+        }
+    });
+    addr
+}
+
+/// A server that greets, run on a thread: it accepts one client and sends it `greeting` at
+/// once, then answers each line with `reply(line)` and a newline. The receiver gets a
+/// message once the greeting is in the client's receive buffer (see
+/// [`wait_until_delivered`]), so a test can let the client send only after that.
+pub fn greeting_server(
+    greeting: &'static str,
+    reply: fn(&str) -> String,
+) -> (SocketAddr, mpsc::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let (greeted, greeted_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (sock, _) = listener.accept().expect("accept");
+        (&sock).write_all(greeting.as_bytes()).expect("greet");
+        wait_until_delivered(&sock);
+        let _ = greeted.send(());
+        for line in BufReader::new(&sock).lines().map_while(Result::ok) {
+            if (&sock)
+                .write_all(format!("{}\n", reply(&line)).as_bytes())
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    (addr, greeted_rx)
+}
+
+/// Waits until the peer's kernel has acknowledged every byte written on `stream`, which
+/// means they are in its receive buffer. On Linux this reads the socket's send queue
+/// (`tx_queue`, bytes not yet acknowledged) from /proc/net/tcp; elsewhere it returns at
+/// once, and a write on loopback is delivered by the time it returns all but always.
+pub fn wait_until_delivered(stream: &TcpStream) {
+    let local = stream.local_addr().expect("local addr").port();
+    let remote = stream.peer_addr().expect("peer addr").port();
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while let Ok(table) = std::fs::read_to_string("/proc/net/tcp") {
+        match unacknowledged_bytes(&table, local, remote) {
+            Some(0) | None => return,
+            Some(_) => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the peer never acknowledged what was sent"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The `tx_queue` of the socket from port `local` to port `remote` in a /proc/net/tcp
+/// table (`sl local_address rem_address st tx_queue:rx_queue ...`, addresses and numbers
+/// in hexadecimal).
+fn unacknowledged_bytes(table: &str, local: u16, remote: u16) -> Option<u32> {
+    let port = |address: &str| {
+        let hex = address.rsplit(':').next()?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (from, to, queues) = (fields.get(1)?, fields.get(2)?, fields.get(4)?);
+        if port(from)? != local || port(to)? != remote {
+            return None;
+        }
+        u32::from_str_radix(queues.split(':').next()?, 16).ok()
+    })
+}
+
+/// A hostile client that will never read: connected to `addr` with a small receive
+/// buffer, so the server's writes to it stall after little data.
+pub fn non_reading_client(addr: SocketAddr) -> TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    // Set before connecting: the receive window is agreed on during the handshake. Best
+    // effort: a system that refuses only makes the server's writes stall later.
+    let _ = socket.set_recv_buffer_size(4096);
+    socket.connect(&addr.into()).expect("connect");
+    socket.into()
+}
+
+/// What a [`scripted_server`] does after its reply.
+#[derive(Clone, Copy, Debug)]
+pub enum AfterReply {
+    /// Keeps the connection open and says nothing more, until the client leaves.
+    Hang,
+    /// Closes the connection.
+    Close,
+}
+
+/// A hostile server on a thread: accepts one client, waits for its first bytes, sends
+/// `reply` (which may be nothing, or half of what it announces), then hangs or closes.
+pub fn scripted_server(reply: &'static [u8], after: AfterReply) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let _ = stream.read(&mut [0; 1024]);
+        let _ = stream.write_all(reply);
+        if let AfterReply::Hang = after {
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+    });
+    addr
+}
+
+/// A listening socket that never accepts, with its queue already full: a new connection
+/// attempt gets no answer at all, as from a host that is down. Keep the returned sockets
+/// alive for as long as that should last.
+#[cfg(target_os = "linux")]
+pub fn unanswering_listener() -> (SocketAddr, socket2::Socket, TcpStream) {
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    listener
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    // Linux queues one connection for a backlog of 0, and drops the handshakes after it.
+    listener.listen(0).expect("listen");
+    let addr = listener
+        .local_addr()
+        .expect("local addr")
+        .as_socket()
+        .expect("an IP address");
+    let queued = TcpStream::connect(addr).expect("fill the queue");
+    (addr, listener, queued)
 }
 
 /// A stand-in server written exactly as the lab handout describes, run on a thread: it
