@@ -110,7 +110,7 @@ pub fn start_listening(ctx: &Context, server: &Program) -> Result<(Launched, u16
         if exited || Instant::now() >= until {
             launched.stop();
             let why = if exited {
-                format!("it exited: {}", last_lines(&launched.stderr(), 1))
+                format!("it exited: {}", last_lines(&launched.output(), 1))
             } else {
                 ctx.cut_short().unwrap_or_else(|| {
                     format!(
