@@ -15,8 +15,9 @@
 //! - [`sandbox`]: a network, PID and mount namespace per submission.
 //! - [`launch`]: starting a program as an unprivileged user, and killing all it started;
 //!   [`processes`]: what `/proc` says about its processes and sockets.
-//! - [`server_checks`] with our [`probe`] client, and [`client_checks`] with our
-//!   [`observer`] server: the requirements themselves.
+//! - [`server_checks`] and [`robustness`] with our [`probe`] client, watching the
+//!   server through [`server_state`]; [`client_checks`] with our [`observer`] server:
+//!   the requirements themselves.
 //! - [`verdict`]: the requirements and a submission's [`verdict::Grade`]; [`output`]: the
 //!   report, JSON and CSV.
 //! - [`interrupt`]: cleaning up on Ctrl-C.
@@ -29,9 +30,11 @@ pub mod output;
 pub mod prepare;
 pub mod probe;
 pub mod processes;
+pub mod robustness;
 pub mod sandbox;
 pub mod schedule;
 pub mod server_checks;
+pub mod server_state;
 pub mod session;
 pub mod source;
 pub mod verdict;
