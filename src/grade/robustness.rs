@@ -4,8 +4,8 @@
 
 use super::launch::{Launched, Program};
 use super::probe::Probe;
-use super::server_checks::{start_listening, ServerFacts};
-use super::server_state::{idle_share, in_step, Idle, SPIN_SHARE};
+use super::server_checks::{judge_idle, start_listening, ServerFacts};
+use super::server_state::{idle_share, in_step};
 use super::verdict::{Grade, Requirement, Verdict};
 use super::{last_lines, Context};
 
@@ -85,32 +85,10 @@ fn reset_without_spinning(ctx: &Context, server: &Program, facts: &ServerFacts, 
         probe.wait_for_data(ctx.until(ctx.timing.reply));
     }
     drop(probe); // with the reply unread: the kernel resets the connection
-    match idle_share(ctx, &mut running) {
-        Idle::Share(share) if share < SPIN_SHARE => grade.require(
-            requirement,
-            true,
-            format!("{:.0}% of a CPU while idle after the reset", share * 100.0),
-        ),
-        Idle::Share(share) => grade.require(
-            requirement,
-            false,
-            format!(
-                "spins after a client resets the connection: {:.0}% of a CPU while idle",
-                share * 100.0
-            ),
-        ),
-        Idle::Exited => grade.require(
-            requirement,
-            false,
-            format!(
-                "it exited when a client reset the connection: {}",
-                last_lines(&running.stderr(), 1)
-            ),
-        ),
-        Idle::Unknown => grade.check(
-            requirement,
-            Verdict::Skip,
-            "its CPU use cannot be read here",
-        ),
-    }
+    let idle = idle_share(ctx, &mut running);
+    let event = (
+        "a client resets the connection",
+        "when a client reset the connection",
+    );
+    judge_idle(grade, requirement, idle, &running, event);
 }

@@ -267,20 +267,38 @@ fn check_replies(answered: &[(&str, &String)], grade: &mut Grade) {
 
 /// After the client leaves, an idle server must not burn CPU (a loop on an empty recv).
 fn check_idle_after_leaving(ctx: &Context, server: &mut Launched, grade: &mut Grade) {
-    let requirement = Requirement::NoSpinAfterLeave;
-    match idle_share(ctx, server) {
-        Idle::Share(share) => grade.require(
+    let idle = idle_share(ctx, server);
+    let event = ("its client left", "when the client left");
+    judge_idle(grade, Requirement::NoSpinAfterLeave, idle, server, event);
+}
+
+/// Records `requirement` from how an idle `server` behaved after an event: `event` is
+/// the event after which it spun (`after ...`) and when it exited (`when ...`).
+pub fn judge_idle(
+    grade: &mut Grade,
+    requirement: Requirement,
+    idle: Idle,
+    server: &Launched,
+    (after, when): (&str, &str),
+) {
+    match idle {
+        Idle::Share(share) if share < SPIN_SHARE => grade.require(
             requirement,
-            share < SPIN_SHARE,
+            true,
             format!("{:.0}% of a CPU while idle", share * 100.0),
         ),
-        Idle::Exited => grade.check(
+        Idle::Share(share) => grade.require(
             requirement,
-            Verdict::Fail,
+            false,
             format!(
-                "not tested: the server exited when the client left: {}",
-                last_lines(&server.stderr(), 1)
+                "spins after {after}: {:.0}% of a CPU while idle",
+                share * 100.0
             ),
+        ),
+        Idle::Exited => grade.require(
+            requirement,
+            false,
+            format!("it exited {when}: {}", last_lines(&server.stderr(), 1)),
         ),
         Idle::Unknown => grade.check(
             requirement,
