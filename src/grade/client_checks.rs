@@ -32,10 +32,14 @@ const WITH_OUR_SERVER: &[Requirement] = &[
     Requirement::ClientCloses,
 ];
 
-/// Signs of life besides the client's own: time something it talks to ran, a count of
-/// events (bytes printed, messages exchanged), and whether we owe it a reply (then it
-/// waits for us, however long we take).
-type Others<'a> = &'a dyn Fn() -> (Duration, u64, bool);
+/// What else shows whether a client is stuck.
+struct Company<'a> {
+    /// How long what it talks to ran, and a count of events (bytes printed, messages).
+    life: &'a dyn Fn() -> (Duration, u64),
+    /// Whether it waits for us (a message, a connection or bytes we have not dealt with
+    /// yet): then it is not stuck, however slow we are.
+    waits_for_us: &'a dyn Fn() -> bool,
+}
 
 /// Their client with their server, as the student would run them.
 pub fn their_pair(ctx: &Context, server: &Program, client: &Program, grade: &mut Grade) {
@@ -54,10 +58,16 @@ pub fn their_pair(ctx: &Context, server: &Program, client: &Program, grade: &mut
     };
     let server_life = || {
         let runnable = server_run.usage().map(|u| u.runnable());
-        let printed = server_run.output_bytes() as u64;
-        (runnable.unwrap_or_default(), printed, false)
+        (
+            runnable.unwrap_or_default(),
+            server_run.output_bytes() as u64,
+        )
     };
-    let ended = run_client(ctx, &mut client_run, &server_life);
+    let company = Company {
+        life: &server_life,
+        waits_for_us: &|| false,
+    };
+    let ended = run_client(ctx, &mut client_run, &company);
     let printed = client_run.stdout();
     let ok = ended.as_ref().is_ok_and(ExitStatus::success) && !printed.trim().is_empty();
     let why = match &ended {
@@ -101,8 +111,11 @@ pub fn with_our_server(
         Err((verdict, why)) => return grade.not_tested(WITH_OUR_SERVER, verdict, &why),
     };
     observer.watch_client(client_run.pid());
-    let observer_life = || (Duration::ZERO, observer.events(), observer.answering());
-    let ended = run_client(ctx, &mut client_run, &observer_life);
+    let company = Company {
+        life: &|| (Duration::ZERO, observer.events()),
+        waits_for_us: &|| observer.owes_client(),
+    };
+    let ended = run_client(ctx, &mut client_run, &company);
     client_run.stop();
     // Every connection has ended with the client; the observer only has to notice.
     let connections = observer.finish(ctx.until(Duration::from_secs(5)));
@@ -114,16 +127,20 @@ pub fn with_our_server(
 
 /// Types the input of an interactive client, then waits until it exits or is stuck.
 /// Returns how it ended, or why it was stopped.
-fn run_client(ctx: &Context, client: &mut Launched, others: Others) -> Result<ExitStatus, String> {
+fn run_client(
+    ctx: &Context,
+    client: &mut Launched,
+    company: &Company,
+) -> Result<ExitStatus, String> {
     type_input(ctx, client);
     let window = ctx.timing.client;
     let life = |client: &Launched| {
-        let (other_runnable, other_events, owed) = others();
+        let (other_runnable, other_events) = (company.life)();
         let runnable = client.usage().map(|u| u.runnable()).unwrap_or_default();
         let events = client.output_bytes() as u64 + other_events;
-        (runnable + other_runnable, events, owed)
+        (runnable + other_runnable, events)
     };
-    let (mut runnable_then, mut events_then, _) = life(client);
+    let (mut runnable_then, mut events_then) = life(client);
     let mut quiet_since = Instant::now();
     loop {
         if let Some(status) = client.status() {
@@ -134,12 +151,12 @@ fn run_client(ctx: &Context, client: &mut Launched, others: Others) -> Result<Ex
             client.stop();
             return Err(format!("stopped: {why}"));
         }
-        let (runnable, events, owed) = life(client);
-        if events != events_then || owed {
+        let (runnable, events) = life(client);
+        if events != events_then {
             (runnable_then, events_then, quiet_since) = (runnable, events, Instant::now());
         } else if quiet_since.elapsed() >= window {
             let busy = runnable.saturating_sub(runnable_then).as_secs_f64();
-            if busy < BUSY_SHARE * window.as_secs_f64() {
+            if busy < BUSY_SHARE * window.as_secs_f64() && !(company.waits_for_us)() {
                 client.stop();
                 return Err(format!(
                     "still running after doing nothing for {}s",

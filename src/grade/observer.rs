@@ -71,8 +71,8 @@ struct Client {
 struct Shared {
     stop: AtomicBool,
     events: AtomicU64,
-    /// Messages received and not answered yet: while there are any, the client is
-    /// waiting for us, not stuck.
+    /// Messages received and not answered yet: while there are any, the client waits for
+    /// us.
     unanswered: AtomicUsize,
     seen: Mutex<Vec<Arc<Mutex<Connection>>>>,
     client: Mutex<Client>,
@@ -134,9 +134,10 @@ impl Observer {
         self.shared.events.load(Ordering::SeqCst)
     }
 
-    /// True while a message has not been answered yet: the client waits for us.
-    pub fn answering(&self) -> bool {
-        self.shared.unanswered.load(Ordering::SeqCst) > 0
+    /// True when the client waits for us: a message is being answered, or a connection
+    /// waits to be accepted, or bytes wait to be read (we may be slow on a busy machine).
+    pub fn owes_client(&self) -> bool {
+        self.shared.unanswered.load(Ordering::SeqCst) > 0 || processes::queued_on(self.port)
     }
 
     /// Waits until every connection seen has ended, or `until`, and returns what was seen.

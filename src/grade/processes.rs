@@ -190,6 +190,16 @@ mod linux {
         ports
     }
 
+    /// True when a socket on local `port` has something queued for its owner: a
+    /// connection to accept (a listening socket) or bytes to read.
+    pub fn queued_on(port: u16) -> bool {
+        tcp_table().iter().any(|e| {
+            e.local_address.port() == port
+                && e.rx_queue > 0
+                && matches!(e.state, TcpState::Listen | TcpState::Established)
+        })
+    }
+
     /// True when one of `pids` has the socket `inode` open.
     pub fn holds_socket(pids: &[i32], inode: u64) -> bool {
         socket_inodes(pids).contains(&inode)
@@ -266,6 +276,10 @@ mod other {
         Vec::new()
     }
     /// Not known here.
+    pub fn queued_on(_port: u16) -> bool {
+        false
+    }
+    /// Not known here.
     pub fn holds_socket(_pids: &[i32], _inode: u64) -> bool {
         false
     }
@@ -289,11 +303,13 @@ mod other {
 
 #[cfg(target_os = "linux")]
 pub use linux::{
-    all_asleep, available, descendants, holds_socket, listening_ports, members, socket, usage,
+    all_asleep, available, descendants, holds_socket, listening_ports, members, queued_on, socket,
+    usage,
 };
 #[cfg(not(target_os = "linux"))]
 pub use other::{
-    all_asleep, available, descendants, holds_socket, listening_ports, members, socket, usage,
+    all_asleep, available, descendants, holds_socket, listening_ports, members, queued_on, socket,
+    usage,
 };
 
 #[cfg(all(test, target_os = "linux"))]

@@ -25,6 +25,10 @@ pub const SPIN_SHARE: f64 = 0.5;
 /// spinning: handling a close takes a well-written server well under a millisecond.
 const SPIN_CPU: Duration = Duration::from_millis(50);
 
+/// The longest a server is given to block after a client leaves, on a machine too busy
+/// to let it: its share of the CPU in that time is then all there is to judge by.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
 /// A server that uses this much CPU after a second client connects, without accepting
 /// it, is busy with something else (a spinning loop, say) and will not serve it.
 const NEVER_ACCEPTS_CPU: Duration = Duration::from_millis(200);
@@ -95,8 +99,9 @@ pub fn idle_share(ctx: &Context, server: &mut Launched) -> Idle {
     };
     let started = Instant::now();
     // Before it blocks, only CPU really used counts: a server still handling the close,
-    // but kept waiting by a busy machine, is not spinning.
-    let settle_until = ctx.until(window * 10);
+    // but kept waiting by a busy machine, is not spinning. The deadline only bounds a
+    // machine so busy that the server got neither that CPU nor to block.
+    let settle_until = ctx.until((window * 10).max(SETTLE_LIMIT));
     loop {
         if !server.is_running() {
             return Idle::Exited;
@@ -105,11 +110,12 @@ pub fn idle_share(ctx: &Context, server: &mut Launched) -> Idle {
         match server.asleep() {
             None => return Idle::Unknown,
             Some(true) => break,
-            Some(false)
-                if used.cpu >= SPIN_CPU.min(window / 2) || Instant::now() >= settle_until =>
-            {
+            Some(false) if used.cpu >= SPIN_CPU.min(window / 2) => {
                 // It never blocked: it was running or ready to run all along.
                 return Idle::Share(share(used.runnable(), started.elapsed()));
+            }
+            Some(false) if Instant::now() >= settle_until => {
+                return Idle::Share(share(used.cpu, started.elapsed()));
             }
             Some(false) => thread::sleep(Duration::from_millis(1)),
         }
