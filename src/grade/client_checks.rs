@@ -4,7 +4,8 @@
 //!
 //! A client's time limit stops a stuck client, not a slow one: it ends once the client
 //! has done nothing for the client timeout (printed nothing, exchanged no message, and
-//! hardly run), so a correct client of a thousand messages is never cut short.
+//! was hardly ever running or ready to run), so a correct client of a thousand messages,
+//! or one kept waiting by a busy machine, is never cut short.
 
 use std::process::ExitStatus;
 use std::thread;
@@ -19,8 +20,8 @@ use super::Context;
 /// Lines typed into an interactive client, before any closing word and end of input.
 const TYPED_LINES: [&str; 3] = ["hello there", "a second message", "and a third"];
 
-/// A client that ran (or was ready to run) less than this share of the client timeout,
-/// and showed no other sign of life, was doing nothing.
+/// A client seen running or ready to run in less than this share of the client
+/// timeout, that showed no other sign of life, was doing nothing.
 const BUSY_SHARE: f64 = 0.1;
 
 /// The requirements judged with our server.
@@ -34,8 +35,9 @@ const WITH_OUR_SERVER: &[Requirement] = &[
 
 /// What else shows whether a client is stuck.
 struct Company<'a> {
-    /// How long what it talks to ran, and a count of events (bytes printed, messages).
-    life: &'a dyn Fn() -> (Duration, u64),
+    /// A count of events (bytes printed, messages exchanged), and whether what it talks
+    /// to is running or ready to run (then the client may be waiting for it).
+    life: &'a dyn Fn() -> (u64, bool),
     /// Whether it waits for us (a message, a connection or bytes we have not dealt with
     /// yet): then it is not stuck, however slow we are.
     waits_for_us: &'a dyn Fn() -> bool,
@@ -57,11 +59,8 @@ pub fn their_pair(ctx: &Context, server: &Program, client: &Program, grade: &mut
         Err((verdict, why)) => return grade.check(requirement, verdict, why),
     };
     let server_life = || {
-        let runnable = server_run.usage().map(|u| u.runnable());
-        (
-            runnable.unwrap_or_default(),
-            server_run.output_bytes() as u64,
-        )
+        let ready = server_run.asleep() == Some(false);
+        (server_run.output_bytes() as u64, ready)
     };
     let company = Company {
         life: &server_life,
@@ -112,7 +111,7 @@ pub fn with_our_server(
     };
     observer.watch_client(client_run.pid());
     let company = Company {
-        life: &|| (Duration::ZERO, observer.events()),
+        life: &|| (observer.events(), false),
         waits_for_us: &|| observer.owes_client(),
     };
     let ended = run_client(ctx, &mut client_run, &company);
@@ -134,14 +133,15 @@ fn run_client(
 ) -> Result<ExitStatus, String> {
     type_input(ctx, client);
     let window = ctx.timing.client;
+    // Each poll notes whether the client (or its peer) was running or ready to run: a
+    // client kept waiting by a busy machine is ready, a blocked one is not.
     let life = |client: &Launched| {
-        let (other_runnable, other_events) = (company.life)();
-        let runnable = client.usage().map(|u| u.runnable()).unwrap_or_default();
-        let events = client.output_bytes() as u64 + other_events;
-        (runnable + other_runnable, events)
+        let (events, peer_ready) = (company.life)();
+        let ready = client.asleep() == Some(false) || peer_ready;
+        (client.output_bytes() as u64 + events, ready)
     };
-    let (mut runnable_then, mut events_then) = life(client);
-    let mut quiet_since = Instant::now();
+    let mut events_then = life(client).0;
+    let (mut quiet_since, mut polls, mut ready_polls) = (Instant::now(), 0u32, 0u32);
     loop {
         if let Some(status) = client.status() {
             client.wait_until(Instant::now() + Duration::from_secs(1));
@@ -151,19 +151,21 @@ fn run_client(
             client.stop();
             return Err(format!("stopped: {why}"));
         }
-        let (runnable, events) = life(client);
+        let (events, ready) = life(client);
+        (polls, ready_polls) = (polls + 1, ready_polls + u32::from(ready));
         if events != events_then {
-            (runnable_then, events_then, quiet_since) = (runnable, events, Instant::now());
+            events_then = events;
+            (quiet_since, polls, ready_polls) = (Instant::now(), 0, 0);
         } else if quiet_since.elapsed() >= window {
-            let busy = runnable.saturating_sub(runnable_then).as_secs_f64();
-            if busy < BUSY_SHARE * window.as_secs_f64() && !(company.waits_for_us)() {
+            let busy = f64::from(ready_polls) >= BUSY_SHARE * f64::from(polls);
+            if !busy && !(company.waits_for_us)() {
                 client.stop();
                 return Err(format!(
                     "still running after doing nothing for {}s",
                     window.as_secs_f64()
                 ));
             }
-            (runnable_then, quiet_since) = (runnable, Instant::now());
+            (quiet_since, polls, ready_polls) = (Instant::now(), 0, 0);
         }
         thread::sleep(Duration::from_millis(5));
     }

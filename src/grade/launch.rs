@@ -466,9 +466,9 @@ impl Launched {
         processes::listening_ports(&self.members())
     }
 
-    /// How much its processes have run, or waited to run (Linux).
-    pub fn usage(&self) -> Option<processes::Usage> {
-        processes::usage(&self.members())
+    /// The CPU time its processes have used (Linux).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        processes::cpu_time(&self.members())
     }
 
     /// Whether every thread of every process of the program is blocked (Linux).

@@ -15,31 +15,6 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// How much a program has run: what tells a spinning program from a blocked one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// CPU time used.
-    pub cpu: Duration,
-    /// Time spent ready to run but waiting for a CPU (on a busy machine).
-    pub waiting: Duration,
-}
-
-impl Usage {
-    /// Time spent running or ready to run. A process that spins adds wall-clock time
-    /// here however busy the machine is; one that is blocked adds nothing.
-    pub fn runnable(&self) -> Duration {
-        self.cpu + self.waiting
-    }
-
-    /// How much more `self` is than `earlier`.
-    pub fn since(&self, earlier: Usage) -> Usage {
-        Usage {
-            cpu: self.cpu.saturating_sub(earlier.cpu),
-            waiting: self.waiting.saturating_sub(earlier.waiting),
-        }
-    }
-}
-
 /// A socket of this network namespace, as the kernel's socket table shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SocketEntry {
@@ -83,7 +58,7 @@ mod linux {
     use procfs::net::TcpState;
     use procfs::process::{FDTarget, Process};
 
-    use super::{SocketEntry, Usage};
+    use super::SocketEntry;
 
     /// `addr` with an IPv4 address written as IPv6 (`::ffff:127.0.0.1`) turned back into
     /// IPv4, so both ends of one connection compare equal whichever table lists them.
@@ -217,21 +192,18 @@ mod linux {
             })
     }
 
-    /// The CPU time the threads of `pids` have used, and how long they have waited for a
-    /// CPU while ready to run.
-    pub fn usage(pids: &[i32]) -> Option<Usage> {
-        let mut usage = Usage::default();
+    /// The CPU time the threads of `pids` have used (from their schedstat).
+    pub fn cpu_time(pids: &[i32]) -> Option<Duration> {
+        let mut total = Duration::ZERO;
         for &pid in pids {
             let Ok(tasks) = Process::new(pid).and_then(|p| p.tasks()) else {
                 continue;
             };
             for task in tasks.flatten() {
-                let stat = task.schedstat().ok()?;
-                usage.cpu += Duration::from_nanos(stat.sum_exec_runtime);
-                usage.waiting += Duration::from_nanos(stat.run_delay);
+                total += Duration::from_nanos(task.schedstat().ok()?.sum_exec_runtime);
             }
         }
-        Some(usage)
+        Some(total)
     }
 
     /// True when every thread of `pids` is blocked or stopped: none is running or ready
@@ -261,7 +233,7 @@ mod linux {
 mod other {
     use std::net::SocketAddr;
 
-    use super::{SocketEntry, Usage};
+    use super::SocketEntry;
 
     /// Not known here.
     pub fn descendants(_root: i32) -> Vec<i32> {
@@ -288,7 +260,7 @@ mod other {
         None
     }
     /// Not known here.
-    pub fn usage(_pids: &[i32]) -> Option<Usage> {
+    pub fn cpu_time(_pids: &[i32]) -> Option<std::time::Duration> {
         None
     }
     /// Not known here.
@@ -303,13 +275,13 @@ mod other {
 
 #[cfg(target_os = "linux")]
 pub use linux::{
-    all_asleep, available, descendants, holds_socket, listening_ports, members, queued_on, socket,
-    usage,
+    all_asleep, available, cpu_time, descendants, holds_socket, listening_ports, members,
+    queued_on, socket,
 };
 #[cfg(not(target_os = "linux"))]
 pub use other::{
-    all_asleep, available, descendants, holds_socket, listening_ports, members, queued_on, socket,
-    usage,
+    all_asleep, available, cpu_time, descendants, holds_socket, listening_ports, members,
+    queued_on, socket,
 };
 
 #[cfg(all(test, target_os = "linux"))]
@@ -345,7 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn a_sleeping_child_is_asleep_and_adds_no_runnable_time() {
+    fn a_sleeping_child_is_asleep_and_uses_no_cpu() {
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
@@ -355,9 +327,9 @@ mod tests {
         while all_asleep(&[pid]) != Some(true) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        let before = usage(&[pid]).expect("schedstat");
+        let before = cpu_time(&[pid]).expect("schedstat");
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(usage(&[pid]), Some(before));
+        assert_eq!(cpu_time(&[pid]), Some(before));
         assert!(descendants(std::process::id() as i32).contains(&pid));
         kill_all(&[pid]);
         let _ = child.wait();

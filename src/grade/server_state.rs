@@ -88,13 +88,14 @@ pub enum Idle {
     Unknown,
 }
 
-/// Watches a server that has no client. It should block soon: one that keeps using CPU
-/// without blocking spins. Once blocked, it is watched for the idle window, in case it
-/// wakes up to spin. Both measures count time spent running or ready to run, so a busy
-/// machine makes a blocked server look no busier.
+/// Watches a server that has no client. It should block soon: one that uses
+/// [`SPIN_CPU`] of CPU without blocking spins. Once blocked, it is watched for the idle
+/// window, in case it wakes up to spin: the share of the time it is seen running or
+/// ready to run (its state, sampled) is what counts, and that is the same on a busy
+/// machine, where it waits longer for a CPU but is no less ready.
 pub fn idle_share(ctx: &Context, server: &mut Launched) -> Idle {
     let window = ctx.timing.idle;
-    let Some(start) = server.usage() else {
+    let Some(start) = server.cpu_time() else {
         return Idle::Unknown;
     };
     let started = Instant::now();
@@ -106,31 +107,35 @@ pub fn idle_share(ctx: &Context, server: &mut Launched) -> Idle {
         if !server.is_running() {
             return Idle::Exited;
         }
-        let used = server.usage().unwrap_or(start).since(start);
+        let used = server.cpu_time().unwrap_or(start).saturating_sub(start);
         match server.asleep() {
             None => return Idle::Unknown,
             Some(true) => break,
-            Some(false) if used.cpu >= SPIN_CPU.min(window / 2) => {
-                // It never blocked: it was running or ready to run all along.
-                return Idle::Share(share(used.runnable(), started.elapsed()));
-            }
+            // It never blocked: it was running or ready to run all along.
+            Some(false) if used >= SPIN_CPU.min(window / 2) => return Idle::Share(1.0),
             Some(false) if Instant::now() >= settle_until => {
-                return Idle::Share(share(used.cpu, started.elapsed()));
+                return Idle::Share(share(used, started.elapsed()));
             }
             Some(false) => thread::sleep(Duration::from_millis(1)),
         }
     }
-    let Some(before) = server.usage() else {
-        return Idle::Unknown;
-    };
-    let measured = Instant::now();
-    // This one is a measurement over a window, not a wait for something to happen.
-    thread::sleep(ctx.until(window).saturating_duration_since(measured));
+    let until = ctx.until(window);
+    let (mut samples, mut ready) = (0u32, 0u32);
+    while Instant::now() < until {
+        match server.asleep() {
+            Some(asleep) => {
+                samples += 1;
+                ready += u32::from(!asleep);
+            }
+            None if !server.is_running() => return Idle::Exited,
+            None => return Idle::Unknown,
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
     if !server.is_running() {
         return Idle::Exited;
     }
-    let used = server.usage().unwrap_or(before).since(before);
-    Idle::Share(share(used.runnable(), measured.elapsed()))
+    Idle::Share(f64::from(ready) / f64::from(samples.max(1)))
 }
 
 fn share(used: Duration, of: Duration) -> f64 {
@@ -144,7 +149,7 @@ fn share(used: Duration, of: Duration) -> f64 {
 /// accepting, though a connection waits), or busy elsewhere (it used
 /// [`NEVER_ACCEPTS_CPU`] of CPU without accepting).
 pub fn accepted(ctx: &Context, probe: &mut Probe, server: &mut Launched) -> Result<(), String> {
-    let Some(start) = server.usage() else {
+    let Some(start) = server.cpu_time() else {
         return Ok(()); // cannot tell here: the reply will say
     };
     let until = ctx.until(ctx.timing.reply);
@@ -159,8 +164,8 @@ pub fn accepted(ctx: &Context, probe: &mut Probe, server: &mut Launched) -> Resu
         if !server.is_running() {
             return Err("the server exited after the first client".into());
         }
-        let used = server.usage().unwrap_or(start).since(start);
-        if used.cpu >= NEVER_ACCEPTS_CPU {
+        let used = server.cpu_time().unwrap_or(start).saturating_sub(start);
+        if used >= NEVER_ACCEPTS_CPU {
             return Err("it never accepted the connection: it is busy elsewhere".into());
         }
         match server.asleep() {
