@@ -49,6 +49,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // First of all, so that a Ctrl-C at any moment leaves the chat.
+    #[cfg(unix)]
+    if let Err(e) = netlab::further::chat::leave_on_interrupt() {
+        eprintln!("net_chat: cannot handle Ctrl-C: {}", describe(&e));
+        return ExitCode::FAILURE;
+    }
     let stream = match open(&args) {
         Ok(stream) => stream,
         Err(why) => {

@@ -44,6 +44,26 @@ pub fn talk(
     out.flush()
 }
 
+/// Makes Ctrl-C (SIGINT) and SIGTERM end the program at once with status 130 or 143,
+/// closing the connection, so the other side hears that we left. Installed explicitly,
+/// because a program started in the background by a script inherits SIGINT ignored, and
+/// would otherwise stay in the chat.
+///
+/// # Errors
+/// When the signal handlers cannot be installed.
+#[cfg(unix)]
+pub fn leave_on_interrupt() -> io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let _ = writeln!(io::stdout(), "* interrupted");
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(())
+}
+
 /// Sends each input line; at the end of input, closes our sending side, then gives the
 /// other side a moment to close theirs before closing everything.
 fn send_lines(mut input: impl BufRead, stream: &TcpStream, we_left: &AtomicBool) {
