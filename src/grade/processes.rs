@@ -318,10 +318,20 @@ mod tests {
 
     #[test]
     fn a_sleeping_child_is_asleep_and_uses_no_cpu() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
+        use std::io::{BufRead, BufReader, Write};
+        use std::process::Stdio;
+        // cat echoes a line once it has started, then waits for the next: from then on it
+        // sleeps in read() and uses no CPU (a `sleep` child could still be starting up).
+        let mut child = std::process::Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
             .spawn()
-            .expect("sleep");
+            .expect("cat");
+        let mut input = child.stdin.take().expect("cat's stdin");
+        let mut output = BufReader::new(child.stdout.take().expect("cat's stdout"));
+        writeln!(input, "ready").expect("writing to cat");
+        let mut echoed = String::new();
+        output.read_line(&mut echoed).expect("reading from cat");
         let pid = child.id() as i32;
         let deadline = Instant::now() + Duration::from_secs(10);
         while all_asleep(&[pid]) != Some(true) && Instant::now() < deadline {
