@@ -97,7 +97,7 @@ pub fn run(options: &Options) -> io::Result<()> {
     }
     println!("Every server replies with the upper-cased message; the echo baseline echoes.");
     let python = Target::python("python handout server", &options.python_server);
-    let wanted = |scenario| options.only.map_or(true, |only| only == scenario);
+    let wanted = |scenario| options.only.is_none_or(|only| only == scenario);
     if wanted(Scenario::LockStep) {
         lock_step_scenario(&sizes, &python);
     }

@@ -85,7 +85,7 @@ impl Shared {
         let root = client.root?;
         if client
             .looked_up
-            .map_or(true, |t| t.elapsed() >= MEMBERS_REFRESH)
+            .is_none_or(|t| t.elapsed() >= MEMBERS_REFRESH)
         {
             client.members = processes::members(root);
             client.looked_up = Some(Instant::now());
