@@ -13,7 +13,7 @@ use super::{
     contents, copies_on_a_free_port, is_root, net_grade, processes_inside, ran, reasons, row_in,
     run_to_end, scratch_root, survivors, system_path_first, with_verdict, Ran, QUICK, RUN_TIMEOUT,
 };
-use crate::support::{fixture, program, TEST_TIMEOUT};
+use crate::support::{fixture, program, skip, TEST_TIMEOUT};
 
 /// The shared run: every fixture submission, graded at once.
 pub fn grade_every_fixture() -> Ran {
@@ -147,9 +147,10 @@ pub fn grade_the_forger(isolation: &str) -> Ran {
 #[timeout(TEST_TIMEOUT * 4)]
 fn a_submission_cannot_forge_its_grade_or_stop_the_grader(#[case] run: &str) {
     if !is_root() {
-        eprintln!(
-            "skipped: needs root (student code then runs as nobody; as your own user it \
-             can reach the grader)"
+        skip(
+            "a_submission_cannot_forge_its_grade_or_stop_the_grader",
+            "needs root (student code then runs as nobody; as your own user it can reach \
+             the grader)",
         );
         return;
     }

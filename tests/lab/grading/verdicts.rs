@@ -4,7 +4,7 @@
 use rstest::rstest;
 
 use super::{graded, in_namespaces, ran, reasons, row, with_verdict, REQUIREMENTS};
-use crate::support::TEST_TIMEOUT;
+use crate::support::{skip, TEST_TIMEOUT};
 
 /// Requirements of the probe, robustness and pair that a server fails when it dies on
 /// the first client's close or reset, or that one which streams fails.
@@ -77,11 +77,17 @@ fn each_submission_fails_exactly_what_it_gets_wrong(
 ) {
     let row = row(submission);
     if submission == "python2_pair" && with_verdict(row, "SKIP").len() == REQUIREMENTS.len() {
-        eprintln!("skipped: no python2 here for net_grade to run the Python 2 pair with");
+        skip(
+            "each_submission_fails_exactly_what_it_gets_wrong (python2_pair)",
+            "no python2 here for net_grade to run the Python 2 pair with",
+        );
         return;
     }
     if submission == "course_host_client" && !in_namespaces(row) {
-        eprintln!("skipped: host names are mapped to this machine only in namespaces");
+        skip(
+            "each_submission_fails_exactly_what_it_gets_wrong (course_host_client)",
+            "host names are mapped to this machine only in namespaces",
+        );
         return;
     }
     let failed = with_verdict(row, "FAIL");
@@ -135,7 +141,10 @@ fn a_client_for_the_course_machine_is_graded_like_one_for_localhost() {
             text.contains("host names are not mapped to this machine without namespaces"),
             "{row:#}"
         );
-        eprintln!("skipped: host names are mapped to this machine only in namespaces");
+        skip(
+            "a_client_for_the_course_machine_is_graded_like_one_for_localhost",
+            "host names are mapped to this machine only in namespaces",
+        );
         return;
     }
     assert!(

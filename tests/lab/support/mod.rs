@@ -61,6 +61,14 @@ pub fn net_client_to_program(name: &str, port: u16) -> assert_cmd::Command {
     cmd
 }
 
+/// Reports that a test could not run here, and why, where the person running the suite
+/// sees it: written to the terminal directly, past the test harness's capture of
+/// `eprintln!`, so a skip is never mistaken for a pass.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "test {test}: skipped: {why}");
+}
+
 /// A free port, as far as the operating system can tell right now.
 pub fn free_port() -> u16 {
     portpicker::pick_unused_port().expect("no free port left on this machine")
