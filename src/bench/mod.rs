@@ -12,7 +12,9 @@
 //! for scenario 3 a naive thread-per-connection server.
 
 pub mod baseline;
+pub mod compare;
 pub mod load;
+pub mod rounds;
 pub mod stats;
 pub mod target;
 
