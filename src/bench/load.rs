@@ -15,9 +15,6 @@ use super::stats::Latency;
 /// from every server measured (echo, or upper case) is 32 bytes too.
 pub const MESSAGE: &[u8; 32] = b"the quick brown fox jumps over \n";
 
-/// How long the many clients run before their round trips are counted.
-const WARM_UP: Duration = Duration::from_millis(250);
-
 /// How many connections are opened at the same time while setting up many clients, so
 /// the listen backlog never overflows.
 const CONNECT_BATCH: usize = 100;
@@ -103,8 +100,8 @@ pub struct ManyClients<T> {
     pub idle: T,
 }
 
-/// `clients` connections, each doing lock-step round trips for `duration`, all at once.
-/// After the measured phase, with every connection still open and idle, calls
+/// `clients` connections, each doing lock-step round trips for `warm_up` and then, counted,
+/// for `duration`, all at once. After the measured phase, with every connection still open and idle, calls
 /// `while_idle` (to measure the server's memory, for instance).
 ///
 /// # Errors
@@ -112,6 +109,7 @@ pub struct ManyClients<T> {
 pub fn many_clients<T>(
     addr: SocketAddr,
     clients: usize,
+    warm_up: Duration,
     duration: Duration,
     while_idle: impl FnOnce() -> T,
 ) -> io::Result<ManyClients<T>> {
@@ -121,7 +119,7 @@ pub fn many_clients<T>(
     runtime.block_on(async {
         let streams = connect_all(addr, clients).await?;
         // Every client starts at once, warms up, then measures for `duration`.
-        let start = Instant::now() + WARM_UP;
+        let start = Instant::now() + warm_up;
         let deadline = start + duration;
         let tasks: Vec<_> = streams
             .into_iter()
