@@ -120,10 +120,18 @@ pub fn target_line(
     }
 }
 
-/// [`target_line`] for a ratio: `  target: WHAT ≥ 0.95x: 0.97x (0.91-1.02), met`.
+/// [`target_line`] for a ratio: `  target: WHAT ≥ 0.95x: 0.97x (0.91-1.02), met`. The
+/// ratios are judged as printed, to two decimals, so that a range shown as starting at
+/// 0.50x meets "≥ 0.50x".
 pub fn ratio_target_line(what: &str, spread: Option<Spread>, goal: Goal) -> String {
     let what = format!("{what} {}", goal.as_ratio());
-    target_line(&what, spread, goal, Spread::as_ratio)
+    let hundredths = |value: f64| (value * 100.0).round() / 100.0;
+    let shown = spread.map(|s| Spread {
+        median: hundredths(s.median),
+        min: hundredths(s.min),
+        max: hundredths(s.max),
+    });
+    target_line(&what, shown, goal, Spread::as_ratio)
 }
 
 #[cfg(test)]
@@ -212,6 +220,8 @@ mod tests {
             line,
             "  target: ours vs echo ≥ 0.95x: 0.95x (0.90-1.00), unclear: range straddles the target"
         );
+        let rounded_up = ratio_target_line("ours", Spread::of(&[0.496, 0.6]), Goal::AtLeast(0.5));
+        assert_eq!(rounded_up, "  target: ours ≥ 0.50x: 0.55x (0.50-0.60), met");
         let missing = ratio_target_line("ours vs echo", None, Goal::AtLeast(0.95));
         assert_eq!(missing, "  target: ours vs echo ≥ 0.95x: not measured");
     }

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 use super::stats::Latency;
+use crate::lab::client::{self, numbered_messages, ClientConfig, Session, Transcript};
 
 /// The message every scenario sends: 31 characters and a newline, 32 bytes. Its reply
 /// from every server measured (echo, or upper case) is 32 bytes too.
@@ -41,6 +42,35 @@ pub fn lock_step(addr: SocketAddr, round_trips: usize) -> io::Result<Latency> {
         samples.push(sent.elapsed());
     }
     Ok(Latency::from_samples(samples, start.elapsed()))
+}
+
+/// One connection sending `count` bare messages (`message 1`, ...) through net_client's
+/// session code, each after the previous reply, as `net_client --bare --count` does, with
+/// net_client's default timeouts. Returns the time the round trips took, connecting
+/// excluded, as the handout-style Python client times itself.
+///
+/// # Errors
+/// When the connection fails, a reply does not come, or there are not `count` replies.
+pub fn bare_session(addr: SocketAddr, count: u32) -> io::Result<Duration> {
+    let config = ClientConfig {
+        bare: true,
+        ..ClientConfig::default()
+    };
+    let mut session = Session::new(TcpStream::connect(addr)?, config)?;
+    let mut replies = Vec::new();
+    let start = Instant::now();
+    let run = client::run(
+        &mut session,
+        numbered_messages(count),
+        Transcript::RepliesOnly,
+        &mut replies,
+    );
+    let elapsed = start.elapsed();
+    session.close();
+    match run.map_err(io::Error::other)? {
+        answered if answered == count as usize => Ok(elapsed),
+        answered => Err(io::Error::other(format!("{answered} replies of {count}"))),
+    }
 }
 
 /// Throughput of one connection.

@@ -5,17 +5,21 @@
 //! Scenarios:
 //! 1. lock-step: one connection, send 32 bytes, wait for the reply, repeat;
 //! 2. pipelined: one connection streaming lines while the replies are read concurrently;
-//! 3. many clients: 100, 1,000 and 10,000 connections doing lock-step round trips at once.
+//! 3. many clients: 100, 1,000 and 10,000 connections doing lock-step round trips at once;
+//! 4. handout client: bare messages, each after the previous reply, from a Python client
+//!    written like the handout's and from net_client.
 //!
 //! Baselines: a raw echo server (plain std, no framing: the physical limit), the
-//! textbook Python server from the handout (`fixtures/baselines/handout_server.py`), and
-//! for scenario 3 a naive thread-per-connection server.
+//! textbook Python server from the handout (`fixtures/baselines/handout_server.py`), for
+//! scenario 3 a naive thread-per-connection server, and for scenario 4 the textbook
+//! Python client (`fixtures/baselines/handout_client.py`).
 //!
 //! Each scenario measures its contenders in interleaved rounds ([`rounds`]), and reports
 //! every ratio as the median and range of the per-round ratios ([`compare`]).
 
 pub mod baseline;
 pub mod compare;
+pub mod handout;
 pub mod load;
 pub mod many;
 pub mod rounds;
@@ -36,13 +40,15 @@ pub struct Options {
     pub quick: bool,
     /// The handout-style Python server script.
     pub python_server: PathBuf,
+    /// The handout-style Python client script.
+    pub python_client: PathBuf,
     /// How many interleaved rounds each scenario runs; the mode's default when `None`.
     pub rounds: Option<usize>,
     /// Run only this scenario; all of them when `None`.
     pub only: Option<Scenario>,
 }
 
-/// The three scenarios.
+/// The four scenarios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     /// One connection, one message at a time.
@@ -51,6 +57,8 @@ pub enum Scenario {
     Pipelined,
     /// 100, 1,000 and 10,000 connections at once.
     Many,
+    /// Bare messages from handout-style clients, one at a time.
+    HandoutClient,
 }
 
 /// How much work each scenario does, and where the servers run.
@@ -110,7 +118,7 @@ pub fn run(options: &Options) -> io::Result<()> {
     // win CPU share from the load generator rather than by being faster.
     if cores() >= 2 && target::pin_this_process(1) {
         sizes.server_cpu = Some(0);
-        println!("Each server runs on CPU 0 alone; the load generator on CPU 1.");
+        println!("Each server runs on CPU 0 alone; the load generator and clients on CPU 1.");
     } else {
         println!("Servers and load generator share the CPUs (no `taskset`, or one core).");
     }
@@ -120,7 +128,11 @@ pub fn run(options: &Options) -> io::Result<()> {
     let wanted = |scenario| options.only.map_or(true, |only| only == scenario);
     let python = Target::python(single::PYTHON, &options.python_server);
     // One connection at a time: these servers are started once and serve every round.
-    let single = [Scenario::LockStep, Scenario::Pipelined];
+    let single = [
+        Scenario::LockStep,
+        Scenario::Pipelined,
+        Scenario::HandoutClient,
+    ];
     let servers = if single.into_iter().any(wanted) {
         single::start_servers(&python, sizes.server_cpu)
     } else {
@@ -134,6 +146,9 @@ pub fn run(options: &Options) -> io::Result<()> {
     }
     if wanted(Scenario::Many) {
         many::many_clients_scenario(&sizes);
+    }
+    if wanted(Scenario::HandoutClient) {
+        handout::handout_client_scenario(&sizes, &servers, &options.python_client);
     }
     Ok(())
 }

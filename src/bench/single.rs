@@ -9,7 +9,7 @@ use super::compare::{ratio_target_line, target_line, Goal, Spread};
 use super::load::{self, Throughput};
 use super::rounds::{interleaved, Lookup, Measured};
 use super::stats::{short, thousands, Latency};
-use super::target::{Running, Target};
+use super::target::{measure_on, Running, Target};
 use super::Sizes;
 
 /// The label of the raw echo baseline.
@@ -42,11 +42,7 @@ pub fn measure_servers<T>(
     rounds: usize,
     run: impl Fn(SocketAddr) -> io::Result<T>,
 ) -> Vec<Measured<T>> {
-    let on = |server: &io::Result<Running>| match server {
-        Ok(server) => run(server.addr()),
-        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
-    };
-    interleaved(servers, rounds, on)
+    interleaved(servers, rounds, |server| measure_on(server, &run))
 }
 
 /// Scenario 1: lock-step round trips on one connection.

@@ -106,6 +106,21 @@ pub fn pin_this_process(cpu: usize) -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// Runs `measure` on the address of `server`, or returns the error that kept it from
+/// starting (again, for each measurement it misses).
+///
+/// # Errors
+/// The server's start-up error, or the measurement's.
+pub fn measure_on<T>(
+    server: &io::Result<Running>,
+    measure: impl FnOnce(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    match server {
+        Ok(server) => measure(server.addr()),
+        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+    }
+}
+
 /// A running server, killed when dropped.
 pub struct Running {
     child: Child,
@@ -162,7 +177,7 @@ fn listening_addr(stdout: impl io::Read + Send + 'static) -> io::Result<SocketAd
 }
 
 /// The path of a program installed next to the running one.
-fn sibling(name: &str) -> PathBuf {
+pub fn sibling(name: &str) -> PathBuf {
     let me = std::env::current_exe().unwrap_or_default();
     me.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }

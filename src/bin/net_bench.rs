@@ -3,7 +3,7 @@
 //! ```text
 //! net_bench            # the full run, a few minutes
 //! net_bench --quick    # under a minute
-//! net_bench --only pipelined --rounds 9
+//! net_bench --only handout-client --rounds 9
 //! ```
 
 use std::path::PathBuf;
@@ -30,6 +30,14 @@ struct Args {
         default_value = "fixtures/baselines/handout_server.py"
     )]
     python_server: PathBuf,
+
+    /// The handout-style Python client to compare net_client with.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "fixtures/baselines/handout_client.py"
+    )]
+    python_client: PathBuf,
 
     /// Measure each contender N times, interleaved with the others (default: 5 with
     /// --quick, 7 otherwise). Ratios are given as the median and range of the rounds.
@@ -61,6 +69,7 @@ fn main() -> ExitCode {
         None => bench::run(&Options {
             quick: args.quick,
             python_server: args.python_server,
+            python_client: args.python_client,
             rounds: args.rounds.map(usize::from),
             only: args.only,
         }),
