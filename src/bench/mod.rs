@@ -55,7 +55,7 @@ pub enum Scenario {
     LockStep,
     /// One connection streaming messages while replies are read.
     Pipelined,
-    /// 100, 1,000 and 10,000 connections at once.
+    /// 100, 1,000 and 10,000 connections at once (10,000 only in the full run).
     Many,
     /// Bare messages from handout-style clients, one at a time.
     HandoutClient,
@@ -73,6 +73,9 @@ pub struct Sizes {
     pub many_warm_up: Duration,
     /// How long the many clients' round trips are counted.
     pub many_duration: Duration,
+    /// The client counts of the many-clients scenario. Only the full run has 10,000:
+    /// connecting them and tearing them down takes seconds, for each server and round.
+    pub many_clients: &'static [usize],
     /// The CPU each server is pinned to, if pinning worked.
     pub server_cpu: Option<usize>,
 }
@@ -82,10 +85,11 @@ impl Sizes {
         let sizes = if options.quick {
             Sizes {
                 rounds: 5,
-                round_trips: 3_000,
-                pipelined_lines: 2_000_000,
-                many_warm_up: Duration::from_millis(100),
-                many_duration: Duration::from_millis(200),
+                round_trips: 2_000,
+                pipelined_lines: 1_000_000,
+                many_warm_up: Duration::from_millis(200),
+                many_duration: Duration::from_millis(500),
+                many_clients: &[100, 1_000],
                 server_cpu: None,
             }
         } else {
@@ -95,6 +99,7 @@ impl Sizes {
                 pipelined_lines: 10_000_000,
                 many_warm_up: Duration::from_millis(250),
                 many_duration: Duration::from_secs(2),
+                many_clients: &[100, 1_000, 10_000],
                 server_cpu: None,
             }
         };
