@@ -8,8 +8,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-/// How long a server may take to print its `listening on` line.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server may take to print its `listening on` line: generous, since python3
+/// behind a version manager can take seconds to start on a busy machine.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The options every server under test gets.
 const SERVER_ARGS: &[&str] = &["--host", "127.0.0.1", "--port", "0", "-q", "-t", "upper"];
