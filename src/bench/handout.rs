@@ -47,6 +47,12 @@ pub fn handout_client_scenario(
         "\n4. Handout client: {ROUND_TRIPS} bare messages, each sent after the previous reply, {} rounds",
         sizes.rounds
     );
+    if !python_client.is_file() {
+        let path = python_client.display();
+        return println!(
+            "not measured: no {path} (run from the project directory, or give --python-client)"
+        );
+    }
     // The echo baseline does not upper-case, and the Python client checks its replies.
     let servers: Vec<_> = servers
         .iter()

@@ -95,7 +95,7 @@ impl Sizes {
         } else {
             Sizes {
                 rounds: 7,
-                round_trips: 30_000,
+                round_trips: 20_000,
                 pipelined_lines: 10_000_000,
                 many_warm_up: Duration::from_millis(250),
                 many_duration: Duration::from_secs(2),
