@@ -18,7 +18,7 @@ use super::load;
 use super::rounds::{interleaved, Lookup, Measured};
 use super::single::{ratio_cell, ECHO, PYTHON};
 use super::stats::short;
-use super::target::{measure_on, sibling, Running};
+use super::target::{measure_on, sibling, Running, Started};
 use super::Sizes;
 
 /// How many round trips each client makes: as many as in the issue that found bare
@@ -38,14 +38,9 @@ struct HandoutRound {
 }
 
 /// Scenario 4: handout-style clients against the Python server and ours.
-pub fn handout_client_scenario(
-    sizes: &Sizes,
-    servers: &[(&'static str, io::Result<Running>)],
-    python_client: &Path,
-) {
+pub fn handout_client_scenario(sizes: &Sizes, servers: &[Started], python_client: &Path) {
     println!(
-        "\n4. Handout client: {ROUND_TRIPS} bare messages, each sent after the previous reply, {} rounds",
-        sizes.rounds
+        "\n4. Handout client: {ROUND_TRIPS} bare messages, each sent after the previous reply"
     );
     if !python_client.is_file() {
         let path = python_client.display();

@@ -27,9 +27,8 @@ struct ManyResult {
 /// measured in interleaved rounds.
 pub fn many_clients_scenario(sizes: &Sizes) {
     println!(
-        "\n3. Many clients: each does lock-step round trips for {:.1}s, all at once, {} rounds",
-        sizes.many_duration.as_secs_f64(),
-        sizes.rounds
+        "\n3. Many clients: each does lock-step round trips for {:.1}s, all at once",
+        sizes.many_duration.as_secs_f64()
     );
     println!(
         "{:<24}{:>8}{:>10}{:>11}{:>12}{:>10}   vs threaded",

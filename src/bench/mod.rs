@@ -115,21 +115,18 @@ impl Sizes {
 /// # Errors
 /// Only when printing fails; a server that cannot be measured gets a row saying why.
 pub fn run(options: &Options) -> io::Result<()> {
-    let mut sizes = Sizes::for_options(options);
     let mode = if options.quick { "quick" } else { "full" };
     println!("netlab benchmark ({mode} run), loopback, {} cores", cores());
-    // With the server on one core and the load generator on another, neither steals time
-    // from the other, and runs are comparable: servers with many threads would otherwise
-    // win CPU share from the load generator rather than by being faster.
-    if cores() >= 2 && target::pin_this_process(1) {
-        sizes.server_cpu = Some(0);
-        println!("Each server runs on CPU 0 alone; the load generator and clients on CPU 1.");
-    } else {
-        println!("Servers and load generator share the CPUs (no `taskset`, or one core).");
-    }
+    let sizes = Sizes {
+        server_cpu: pin(),
+        ..Sizes::for_options(options)
+    };
     println!("Every server replies with the upper-cased message; the echo baseline echoes.");
-    println!("Ratios: median of the per-round ratios (min-max); a target is met only when");
-    println!("the whole range meets it.");
+    println!(
+        "Each scenario measures its contenders in {} interleaved rounds. Ratios: the median",
+        sizes.rounds
+    );
+    println!("of the per-round ratios (min-max); a target is met only if the whole range is.");
     let wanted = |scenario| options.only.map_or(true, |only| only == scenario);
     let python = Target::python(single::PYTHON, &options.python_server);
     // One connection at a time: these servers are started once and serve every round.
@@ -156,6 +153,22 @@ pub fn run(options: &Options) -> io::Result<()> {
         handout::handout_client_scenario(&sizes, &servers, &options.python_client);
     }
     Ok(())
+}
+
+/// Pins this process (the load generator, and the clients it starts) to CPU 1 and returns
+/// the CPU for the servers, 0, if that worked; says which on stdout.
+///
+/// With the server on one core and the load generator on another, neither steals time
+/// from the other, and runs are comparable: servers with many threads would otherwise win
+/// CPU share from the load generator rather than by being faster.
+fn pin() -> Option<usize> {
+    if cores() >= 2 && target::pin_this_process(1) {
+        println!("Each server runs on CPU 0 alone; the load generator and clients on CPU 1.");
+        Some(0)
+    } else {
+        println!("Servers and load generator share the CPUs (no `taskset`, or one core).");
+        None
+    }
 }
 
 fn cores() -> usize {

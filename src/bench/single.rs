@@ -9,7 +9,7 @@ use super::compare::{ratio_target_line, target_line, Goal, Spread};
 use super::load::{self, Throughput};
 use super::rounds::{interleaved, Lookup, Measured};
 use super::stats::{short, thousands, Latency};
-use super::target::{measure_on, Running, Target};
+use super::target::{measure_on, Started, Target};
 use super::Sizes;
 
 /// The label of the raw echo baseline.
@@ -17,12 +17,9 @@ pub const ECHO: &str = "raw echo (baseline)";
 /// The label of the handout's Python server.
 pub const PYTHON: &str = "python handout server";
 
-/// Our single-connection servers and the two baselines, started once for a scenario.
-type Servers = Vec<(&'static str, io::Result<Running>)>;
-
 /// Starts the raw echo baseline, the Python server and our three servers, on `cpu` if
 /// given. A server that cannot start keeps its error, for its row in the report.
-pub fn start_servers(python: &Target, cpu: Option<usize>) -> Servers {
+pub fn start_servers(python: &Target, cpu: Option<usize>) -> Vec<Started> {
     let targets = [
         Target::built_in(ECHO, "serve-echo"),
         python.clone(),
@@ -38,7 +35,7 @@ pub fn start_servers(python: &Target, cpu: Option<usize>) -> Servers {
 
 /// Measures each of `servers` with `run`, `rounds` times interleaved.
 pub fn measure_servers<T>(
-    servers: &[(&'static str, io::Result<Running>)],
+    servers: &[Started],
     rounds: usize,
     run: impl Fn(SocketAddr) -> io::Result<T>,
 ) -> Vec<Measured<T>> {
@@ -46,12 +43,11 @@ pub fn measure_servers<T>(
 }
 
 /// Scenario 1: lock-step round trips on one connection.
-pub fn lock_step_scenario(sizes: &Sizes, servers: &[(&'static str, io::Result<Running>)]) {
+pub fn lock_step_scenario(sizes: &Sizes, servers: &[Started]) {
     let n = sizes.round_trips;
     println!(
-        "\n1. Lock-step: one connection, {} round trips of 32 bytes, {} rounds",
-        thousands(n as f64),
-        sizes.rounds
+        "\n1. Lock-step: one connection, {} round trips of 32 bytes",
+        thousands(n as f64)
     );
     println!(
         "{:<24}{:>10}{:>10}{:>10}{:>10}   {:<20}vs py",
@@ -119,14 +115,15 @@ fn print_lock_step_targets(results: &[Measured<Latency>]) {
 }
 
 /// Scenario 2: one connection streaming lines while the replies are read.
-pub fn pipelined_scenario(sizes: &Sizes, servers: &[(&'static str, io::Result<Running>)]) {
+pub fn pipelined_scenario(sizes: &Sizes, servers: &[Started]) {
     let n = sizes.pipelined_lines;
     println!(
-        "\n2. Pipelined: one connection streams {} lines of 32 bytes, replies read concurrently, {} rounds",
-        thousands(n as f64),
-        sizes.rounds
+        "\n2. Pipelined: one connection streams {} lines of 32 bytes, replies read concurrently",
+        thousands(n as f64)
     );
     println!("{:<24}{:>14}{:>10}   vs echo", "server", "lines/s", "MB/s");
+    let warm_up = (n / 10).max(1);
+    let _ = measure_servers(servers, 1, |addr| load::pipelined(addr, warm_up));
     let results = measure_servers(servers, sizes.rounds, |addr| load::pipelined(addr, n));
     let megabytes = |t: &Throughput| t.megabytes_per_second;
     for measured in &results {

@@ -107,6 +107,9 @@ pub fn pin_this_process(cpu: usize) -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// A server under test by its label, running or with the error that kept it from starting.
+pub type Started = (&'static str, io::Result<Running>);
+
 /// Runs `measure` on the address of `server`, or returns the error that kept it from
 /// starting (again, for each measurement it misses).
 ///
