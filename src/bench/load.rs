@@ -122,27 +122,32 @@ fn send_lines(mut stream: TcpStream, lines: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// What many clients measured, plus whatever `while_idle` returned.
-pub struct ManyClients<T> {
-    /// Round trips across all clients.
+/// What many clients measured, and what a probe saw of the server meanwhile.
+pub struct ManyClients<P> {
+    /// Round trips across all clients, in the counted window.
     pub latency: Latency,
-    /// The result of the callback run while all connections were open and idle.
-    pub idle: T,
+    /// The probe at the start of the counted window.
+    pub window_start: P,
+    /// The probe at the end of the counted window.
+    pub window_end: P,
+    /// The probe once the clients stopped, with every connection still open and idle.
+    pub idle: P,
 }
 
 /// `clients` connections, each doing lock-step round trips for `warm_up` and then, counted,
-/// for `duration`, all at once. After the measured phase, with every connection still open and idle, calls
-/// `while_idle` (to measure the server's memory, for instance).
+/// for `duration`, all at once. Calls `probe` (to read the server's CPU time and memory,
+/// say) as the counted window starts and ends, and again once every client has stopped
+/// but before any connection closes.
 ///
 /// # Errors
 /// When a connection fails.
-pub fn many_clients<T>(
+pub fn many_clients<P>(
     addr: SocketAddr,
     clients: usize,
     warm_up: Duration,
     duration: Duration,
-    while_idle: impl FnOnce() -> T,
-) -> io::Result<ManyClients<T>> {
+    probe: impl Fn() -> P,
+) -> io::Result<ManyClients<P>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -155,18 +160,40 @@ pub fn many_clients<T>(
             .into_iter()
             .map(|stream| tokio::spawn(round_trips_until(stream, start, deadline)))
             .collect();
-        let mut samples = Vec::new();
-        let mut streams = Vec::with_capacity(clients);
-        for task in tasks {
-            let (stream, mut times) = task.await.map_err(io::Error::other)??;
-            samples.append(&mut times);
-            streams.push(stream);
-        }
+        let window = async {
+            tokio::time::sleep_until(start.into()).await;
+            let at_start = probe();
+            tokio::time::sleep_until(deadline.into()).await;
+            (at_start, probe())
+        };
+        let ((window_start, window_end), finished) = tokio::join!(window, finish(tasks));
+        let (samples, streams) = finished?;
         let latency = Latency::from_samples(samples, deadline - start);
-        let idle = while_idle();
+        let idle = probe();
         drop(streams);
-        Ok(ManyClients { latency, idle })
+        Ok(ManyClients {
+            latency,
+            window_start,
+            window_end,
+            idle,
+        })
     })
+}
+
+type Timed = (tokio::net::TcpStream, Vec<Duration>);
+
+/// Waits for every client task; returns all their round-trip times and their connections.
+async fn finish(
+    tasks: Vec<tokio::task::JoinHandle<io::Result<Timed>>>,
+) -> io::Result<(Vec<Duration>, Vec<tokio::net::TcpStream>)> {
+    let mut samples = Vec::new();
+    let mut streams = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let (stream, mut times) = task.await.map_err(io::Error::other)??;
+        samples.append(&mut times);
+        streams.push(stream);
+    }
+    Ok((samples, streams))
 }
 
 /// Opens `clients` connections, a batch at a time, each checked with one round trip.
@@ -199,7 +226,7 @@ async fn round_trips_until(
     mut stream: tokio::net::TcpStream,
     start: Instant,
     deadline: Instant,
-) -> io::Result<(tokio::net::TcpStream, Vec<Duration>)> {
+) -> io::Result<Timed> {
     let mut samples = Vec::new();
     loop {
         let sent = Instant::now();

@@ -19,6 +19,9 @@ const ASYNC: &str = "net_server_async";
 /// One server's measurement at one client count.
 struct ManyResult {
     latency: Latency,
+    /// The server's CPU time per round trip in the counted window, in µs: how much work
+    /// a round trip costs it, however much of its core it got meanwhile.
+    cpu_micros_per_trip: Option<f64>,
     peak_rss_kib: Option<u64>,
     idle_kib_per_connection: Option<f64>,
 }
@@ -31,8 +34,8 @@ pub fn many_clients_scenario(sizes: &Sizes) {
         sizes.many_duration.as_secs_f64()
     );
     println!(
-        "{:<24}{:>8}{:>10}{:>11}{:>12}{:>10}   vs threaded",
-        "server", "clients", "trips/s", "p99", "peak RSS", "RSS/idle"
+        "{:<24}{:>8}{:>10}{:>10}{:>11}{:>12}{:>10}   vs threaded",
+        "server", "clients", "trips/s", "CPU/trip", "p99", "peak RSS", "RSS/idle"
     );
     if !sizes.many_clients.contains(&10_000) {
         println!("(10,000 clients only in the full run: setting them up takes seconds a round)");
@@ -77,11 +80,13 @@ fn print_row(results: &[Measured<ManyResult>], measured: &Measured<ManyResult>, 
     let p99 = median(|r| r.latency.p99.as_secs_f64()).unwrap_or(0.0);
     let peak = known_spread(rounds, |r| r.peak_rss_kib.map(|kib| kib as f64));
     let idle = known_spread(rounds, |r| r.idle_kib_per_connection);
+    let cpu = known_spread(rounds, |r| r.cpu_micros_per_trip);
     println!(
-        "{:<24}{:>8}{:>10}{:>11}{:>12}{:>10}   {}",
+        "{:<24}{:>8}{:>10}{:>10}{:>11}{:>12}{:>10}   {}",
         label,
         thousands(clients as f64),
         thousands(median(|r| r.latency.per_second).unwrap_or(0.0)),
+        cpu.map_or("-".into(), |c| format!("{:.1} µs", c.median)),
         short(Duration::from_secs_f64(p99)),
         peak.map_or("-".into(), |k| format!("{} KiB", thousands(k.median))),
         idle.map_or("-".into(), |k| format!("{:.1} KiB", k.median)),
@@ -99,6 +104,7 @@ fn print_targets(results: &[Measured<ManyResult>], clients: usize) {
     let vs_naive = results.ratio(THREADED, NAIVE, rate);
     let what = "  net_server_threaded vs thread per connection";
     println!("{}", ratio_target_line(what, vs_naive, Goal::AtLeast(0.95)));
+    print_cpu_comparison(results);
     if clients < 1_000 {
         return;
     }
@@ -117,30 +123,90 @@ fn print_targets(results: &[Measured<ManyResult>], clients: usize) {
     println!("{}", target_line(what, idle, Goal::AtMost(12.0), show));
 }
 
+/// The cost of a round trip to each server, which unlike the rate does not depend on how
+/// much of its core the server got: on a busy machine, the fairer comparison.
+fn print_cpu_comparison(results: &[Measured<ManyResult>]) {
+    let rounds = |label| {
+        results
+            .iter()
+            .find(|m| m.label == label)?
+            .rounds
+            .as_ref()
+            .ok()
+    };
+    let (Some(ours), Some(naive)) = (rounds(THREADED), rounds(NAIVE)) else {
+        return;
+    };
+    let ratios: Vec<f64> = ours
+        .iter()
+        .zip(naive)
+        .filter_map(|(ours, naive)| {
+            let naive = naive.cpu_micros_per_trip.filter(|&cpu| cpu > 0.0)?;
+            Some(ours.cpu_micros_per_trip? / naive)
+        })
+        .collect();
+    if let Some(ratio) = Spread::of(&ratios) {
+        println!(
+            "  (server CPU per round trip, net_server_threaded vs thread per connection: {})",
+            ratio.as_ratio()
+        );
+    }
+}
+
 fn measure_many(target: &Target, clients: usize, sizes: &Sizes) -> io::Result<ManyResult> {
     let server = target.start(sizes.server_cpu)?;
     let before = server.rss_kib();
-    let run = load::many_clients(
-        server.addr(),
-        clients,
-        sizes.many_warm_up,
-        sizes.many_duration,
-        || server.rss_kib(),
-    )?;
-    let per_connection = match (before, run.idle) {
+    let probe = || (server.cpu_time(), server.rss_kib());
+    let duration = sizes.many_duration;
+    let run = load::many_clients(server.addr(), clients, sizes.many_warm_up, duration, probe)?;
+    let per_connection = match (before, run.idle.1) {
         (Some(before), Some(idle)) => Some(idle.saturating_sub(before) as f64 / clients as f64),
+        _ => None,
+    };
+    let trips = run.latency.per_second * duration.as_secs_f64();
+    let cpu = match (run.window_start.0, run.window_end.0) {
+        (Some(start), Some(end)) => cpu_per_trip(end.saturating_sub(start), trips),
         _ => None,
     };
     Ok(ManyResult {
         latency: run.latency,
+        cpu_micros_per_trip: cpu,
         peak_rss_kib: server.peak_rss_kib(),
         idle_kib_per_connection: per_connection,
     })
 }
+
+/// Microseconds of CPU time `cpu` per round trip; `None` when the server got too little CPU
+/// for the kernel's 10 ms steps to measure it to 10%.
+fn cpu_per_trip(cpu: Duration, trips: f64) -> Option<f64> {
+    (cpu >= MIN_CPU && trips > 0.0).then(|| cpu.as_secs_f64() * 1e6 / trips)
+}
+
+/// The least CPU time a window must use for its CPU per round trip to be shown.
+const MIN_CPU: Duration = Duration::from_millis(100);
 
 /// The soft limit on open files, from /proc (Linux); `None` where unknown.
 fn open_file_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_per_trip_divides_the_window_cpu_by_the_round_trips() {
+        assert_eq!(
+            cpu_per_trip(Duration::from_millis(500), 100_000.0),
+            Some(5.0)
+        );
+    }
+
+    #[test]
+    fn too_little_cpu_to_measure_gives_no_cost() {
+        assert_eq!(cpu_per_trip(Duration::from_millis(90), 1_000.0), None);
+        assert_eq!(cpu_per_trip(Duration::from_millis(500), 0.0), None);
+    }
 }

@@ -148,6 +148,13 @@ impl Running {
         self.status_field("VmHWM:")
     }
 
+    /// CPU time the server has used so far, all its threads, user and system (Linux only;
+    /// in steps of 10 ms, the kernel's USER_HZ).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        cpu_time_in_stat(&stat)
+    }
+
     fn status_field(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find_map(|line| line.strip_prefix(field))?;
@@ -160,6 +167,17 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The user and system CPU time in a line of `/proc/PID/stat`.
+fn cpu_time_in_stat(stat: &str) -> Option<Duration> {
+    // Fields after the command name, which is in parentheses and may hold spaces and
+    // parentheses: the state is the first; utime and stime, the 14th and 15th fields of
+    // the line, are the 12th and 13th after it. Both count USER_HZ ticks of 10 ms.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let mut ticks = || fields.next()?.parse::<u64>().ok();
+    let total = ticks()? + ticks()?;
+    Some(Duration::from_millis(total * 10))
 }
 
 /// Reads `listening on ADDR` from the server's stdout, then keeps draining it so the
@@ -188,4 +206,20 @@ pub fn sibling(name: &str) -> PathBuf {
 
 fn to_strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_utime_plus_stime_even_after_an_odd_command_name() {
+        let stat = "4242 (net (s)erver) S 1 4242 4242 0 -1 4194560 300 0 0 0 125 75 0 0 20 0 3";
+        assert_eq!(cpu_time_in_stat(stat), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_short_stat_line_has_no_cpu_time() {
+        assert_eq!(cpu_time_in_stat("4242 (net_server) S 1 4242"), None);
+    }
 }
