@@ -86,7 +86,7 @@ fn print_python_client_table(results: &[Measured<HandoutRound>]) {
     }
     for ours in ["net_server", "net_server_threaded", "net_server_async"] {
         let ratio = results.ratio(ours, PYTHON, loop_secs);
-        let what = format!("{ours} vs python server");
+        let what = format!("{ours} vs python");
         println!("{}", ratio_target_line(&what, ratio, Goal::AtMost(1.0)));
     }
 }

@@ -102,14 +102,14 @@ fn known_spread(rounds: &[ManyResult], value: fn(&ManyResult) -> Option<f64>) ->
 fn print_targets(results: &[Measured<ManyResult>], clients: usize) {
     let rate = |r: &ManyResult| r.latency.per_second;
     let vs_naive = results.ratio(THREADED, NAIVE, rate);
-    let what = "  net_server_threaded vs thread per connection";
+    let what = "net_server_threaded vs thread per connection";
     println!("{}", ratio_target_line(what, vs_naive, Goal::AtLeast(0.95)));
     print_cpu_comparison(results);
     if clients < 1_000 {
         return;
     }
     let vs_threaded = results.ratio(ASYNC, THREADED, rate);
-    let what = "  net_server_async vs net_server_threaded";
+    let what = "net_server_async vs net_server_threaded";
     println!(
         "{}",
         ratio_target_line(what, vs_threaded, Goal::AtLeast(1.0))
@@ -147,7 +147,7 @@ fn print_cpu_comparison(results: &[Measured<ManyResult>]) {
         .collect();
     if let Some(ratio) = Spread::of(&ratios) {
         println!(
-            "  (server CPU per round trip, net_server_threaded vs thread per connection: {})",
+            "  CPU per round trip, net_server_threaded vs thread per connection: {}",
             ratio.as_ratio()
         );
     }
