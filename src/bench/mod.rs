@@ -87,7 +87,7 @@ impl Sizes {
                 rounds: 5,
                 round_trips: 2_000,
                 pipelined_lines: 2_000_000,
-                many_warm_up: Duration::from_millis(200),
+                many_warm_up: Duration::from_millis(250),
                 many_duration: Duration::from_millis(500),
                 many_clients: &[100, 1_000],
                 server_cpu: None,
