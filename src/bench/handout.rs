@@ -18,7 +18,7 @@ use super::load;
 use super::rounds::{interleaved, Lookup, Measured};
 use super::single::{ratio_cell, ECHO, PYTHON};
 use super::stats::short;
-use super::target::{measure_on, sibling, Running, Started};
+use super::target::{measure_on, python3, sibling, Running, Started};
 use super::Sizes;
 
 /// How many round trips each client makes: as many as in the issue that found bare
@@ -197,7 +197,7 @@ fn measure_once(addr: SocketAddr, python_client: &Path) -> io::Result<HandoutRou
 /// Runs the Python client; returns its own time for the round trips, and the whole
 /// process's.
 fn run_python_client(addr: SocketAddr, script: &Path) -> io::Result<(Duration, Duration)> {
-    let mut command = Command::new("python3");
+    let mut command = Command::new(python3());
     command
         .arg(script)
         .arg(addr.port().to_string())
