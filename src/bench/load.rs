@@ -10,13 +10,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 use super::stats::Latency;
+use crate::lab::client::{self, numbered_messages, ClientConfig, Session, Transcript};
 
 /// The message every scenario sends: 31 characters and a newline, 32 bytes. Its reply
 /// from every server measured (echo, or upper case) is 32 bytes too.
 pub const MESSAGE: &[u8; 32] = b"the quick brown fox jumps over \n";
-
-/// How long the many clients run before their round trips are counted.
-const WARM_UP: Duration = Duration::from_millis(250);
 
 /// How many connections are opened at the same time while setting up many clients, so
 /// the listen backlog never overflows.
@@ -44,6 +42,35 @@ pub fn lock_step(addr: SocketAddr, round_trips: usize) -> io::Result<Latency> {
         samples.push(sent.elapsed());
     }
     Ok(Latency::from_samples(samples, start.elapsed()))
+}
+
+/// One connection sending `count` bare messages (`message 1`, ...) through net_client's
+/// session code, each after the previous reply, as `net_client --bare --count` does, with
+/// net_client's default timeouts. Returns the time the round trips took, connecting
+/// excluded, as the handout-style Python client times itself.
+///
+/// # Errors
+/// When the connection fails, a reply does not come, or there are not `count` replies.
+pub fn bare_session(addr: SocketAddr, count: u32) -> io::Result<Duration> {
+    let config = ClientConfig {
+        bare: true,
+        ..ClientConfig::default()
+    };
+    let mut session = Session::new(TcpStream::connect(addr)?, config)?;
+    let mut replies = Vec::new();
+    let start = Instant::now();
+    let run = client::run(
+        &mut session,
+        numbered_messages(count),
+        Transcript::RepliesOnly,
+        &mut replies,
+    );
+    let elapsed = start.elapsed();
+    session.close();
+    match run.map_err(io::Error::other)? {
+        answered if answered == count as usize => Ok(elapsed),
+        answered => Err(io::Error::other(format!("{answered} replies of {count}"))),
+    }
 }
 
 /// Throughput of one connection.
@@ -95,50 +122,78 @@ fn send_lines(mut stream: TcpStream, lines: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// What many clients measured, plus whatever `while_idle` returned.
-pub struct ManyClients<T> {
-    /// Round trips across all clients.
+/// What many clients measured, and what a probe saw of the server meanwhile.
+pub struct ManyClients<P> {
+    /// Round trips across all clients, in the counted window.
     pub latency: Latency,
-    /// The result of the callback run while all connections were open and idle.
-    pub idle: T,
+    /// The probe at the start of the counted window.
+    pub window_start: P,
+    /// The probe at the end of the counted window.
+    pub window_end: P,
+    /// The probe once the clients stopped, with every connection still open and idle.
+    pub idle: P,
 }
 
-/// `clients` connections, each doing lock-step round trips for `duration`, all at once.
-/// After the measured phase, with every connection still open and idle, calls
-/// `while_idle` (to measure the server's memory, for instance).
+/// `clients` connections, each doing lock-step round trips for `warm_up` and then, counted,
+/// for `duration`, all at once. Calls `probe` (to read the server's CPU time and memory,
+/// say) as the counted window starts and ends, and again once every client has stopped
+/// but before any connection closes.
 ///
 /// # Errors
 /// When a connection fails.
-pub fn many_clients<T>(
+pub fn many_clients<P>(
     addr: SocketAddr,
     clients: usize,
+    warm_up: Duration,
     duration: Duration,
-    while_idle: impl FnOnce() -> T,
-) -> io::Result<ManyClients<T>> {
+    probe: impl Fn() -> P,
+) -> io::Result<ManyClients<P>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let streams = connect_all(addr, clients).await?;
         // Every client starts at once, warms up, then measures for `duration`.
-        let start = Instant::now() + WARM_UP;
+        let start = Instant::now() + warm_up;
         let deadline = start + duration;
         let tasks: Vec<_> = streams
             .into_iter()
             .map(|stream| tokio::spawn(round_trips_until(stream, start, deadline)))
             .collect();
-        let mut samples = Vec::new();
-        let mut streams = Vec::with_capacity(clients);
-        for task in tasks {
-            let (stream, mut times) = task.await.map_err(io::Error::other)??;
-            samples.append(&mut times);
-            streams.push(stream);
-        }
+        let window = async {
+            tokio::time::sleep_until(start.into()).await;
+            let at_start = probe();
+            tokio::time::sleep_until(deadline.into()).await;
+            (at_start, probe())
+        };
+        let ((window_start, window_end), finished) = tokio::join!(window, finish(tasks));
+        let (samples, streams) = finished?;
         let latency = Latency::from_samples(samples, deadline - start);
-        let idle = while_idle();
+        let idle = probe();
         drop(streams);
-        Ok(ManyClients { latency, idle })
+        Ok(ManyClients {
+            latency,
+            window_start,
+            window_end,
+            idle,
+        })
     })
+}
+
+type Timed = (tokio::net::TcpStream, Vec<Duration>);
+
+/// Waits for every client task; returns all their round-trip times and their connections.
+async fn finish(
+    tasks: Vec<tokio::task::JoinHandle<io::Result<Timed>>>,
+) -> io::Result<(Vec<Duration>, Vec<tokio::net::TcpStream>)> {
+    let mut samples = Vec::new();
+    let mut streams = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let (stream, mut times) = task.await.map_err(io::Error::other)??;
+        samples.append(&mut times);
+        streams.push(stream);
+    }
+    Ok((samples, streams))
 }
 
 /// Opens `clients` connections, a batch at a time, each checked with one round trip.
@@ -163,12 +218,15 @@ async fn connect_all(addr: SocketAddr, clients: usize) -> io::Result<Vec<tokio::
     Ok(streams)
 }
 
-/// Round trips until `deadline`, timing those that start from `start` on.
+/// Round trips until `deadline`, timing those that end between `start` and `deadline`:
+/// the round trips per second of the window. (Counting those that *start* in the window
+/// instead loses every client whose previous round trip straddles `start`, which with a
+/// thousand threads on one core can be most of them in a short window.)
 async fn round_trips_until(
     mut stream: tokio::net::TcpStream,
     start: Instant,
     deadline: Instant,
-) -> io::Result<(tokio::net::TcpStream, Vec<Duration>)> {
+) -> io::Result<Timed> {
     let mut samples = Vec::new();
     loop {
         let sent = Instant::now();
@@ -176,8 +234,9 @@ async fn round_trips_until(
             return Ok((stream, samples));
         }
         round_trip(&mut stream).await?;
-        if sent >= start {
-            samples.push(sent.elapsed());
+        let done = Instant::now();
+        if (start..=deadline).contains(&done) {
+            samples.push(done - sent);
         }
     }
 }

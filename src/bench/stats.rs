@@ -55,14 +55,6 @@ pub fn short(duration: Duration) -> String {
     }
 }
 
-/// `ours / baseline` as `0.97x`, or `-` when there is no baseline.
-pub fn ratio(ours: f64, baseline: Option<f64>) -> String {
-    match baseline {
-        Some(base) if base > 0.0 => format!("{:.2}x", ours / base),
-        _ => "-".to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,11 +82,5 @@ mod tests {
         assert_eq!(short(Duration::from_micros(23)), "23 µs");
         assert_eq!(short(Duration::from_micros(9_999)), "9,999 µs");
         assert_eq!(short(Duration::from_micros(123_400)), "123.4 ms");
-    }
-
-    #[test]
-    fn ratio_needs_a_baseline() {
-        assert_eq!(ratio(3.0, Some(2.0)), "1.50x");
-        assert_eq!(ratio(3.0, None), "-");
     }
 }

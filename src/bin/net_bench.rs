@@ -3,6 +3,7 @@
 //! ```text
 //! net_bench            # the full run, a few minutes
 //! net_bench --quick    # under a minute
+//! net_bench --only handout-client --rounds 9
 //! ```
 
 use std::path::PathBuf;
@@ -30,6 +31,19 @@ struct Args {
     )]
     python_server: PathBuf,
 
+    /// The handout-style Python client to compare net_client with.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "fixtures/baselines/handout_client.py"
+    )]
+    python_client: PathBuf,
+
+    /// Measure each contender N times, interleaved with the others (default: 5 with
+    /// --quick, 7 otherwise). Ratios are given as the median and range of the rounds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    rounds: Option<u16>,
+
     /// Run only this scenario.
     #[arg(long, value_enum)]
     only: Option<Scenario>,
@@ -55,6 +69,8 @@ fn main() -> ExitCode {
         None => bench::run(&Options {
             quick: args.quick,
             python_server: args.python_server,
+            python_client: args.python_client,
+            rounds: args.rounds.map(usize::from),
             only: args.only,
         }),
         Some(Baseline::ServeEcho(server)) => server
