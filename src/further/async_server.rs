@@ -15,10 +15,12 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::timeout;
@@ -255,7 +257,7 @@ async fn answer_complete_lines(
 }
 
 /// Moves whatever the socket already holds into the framer, without waiting.
-fn read_what_has_arrived(stream: &TcpStream, framer: &mut Framer) {
+fn read_what_has_arrived(stream: &mut TcpStream, framer: &mut Framer) {
     while let Ok(1..) = read_ready(stream, framer) {
         framer.has_line(); // lets the framer drop an over-long line as it goes
     }
@@ -270,21 +272,38 @@ thread_local! {
 
 /// Reads what the socket holds now (without waiting) into the framer, through the
 /// thread's read buffer. Returns how many bytes were read; 0 at end of stream.
-fn read_ready(stream: &TcpStream, framer: &mut Framer) -> io::Result<usize> {
+fn read_ready(stream: &mut TcpStream, framer: &mut Framer) -> io::Result<usize> {
     READ_BUFFER.with(|buffer| {
         let mut buffer = buffer.borrow_mut();
         let room = framer.read_size();
-        let n = stream.try_read(&mut buffer[..room])?;
+        let n = read_now(stream, &mut buffer[..room])?;
         framer.note_read(n, room);
         framer.push(&buffer[..n]);
         Ok(n)
     })
 }
 
+/// Reads what the socket holds into `buffer`, without waiting: `WouldBlock` if nothing.
+///
+/// Through `poll_read` rather than `try_read`: a read that comes back short has emptied
+/// the socket, and `poll_read` knows to forget the socket's readiness then, so the next
+/// wait goes straight to the event loop. After `try_read`, tokio would first try another
+/// read, bound to fail, on every message of a client that waits for each reply.
+fn read_now(stream: &mut TcpStream, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = ReadBuf::new(buffer);
+    // The caller waits for readiness itself, so nobody needs waking from here.
+    let mut nobody = Context::from_waker(Waker::noop());
+    match Pin::new(stream).poll_read(&mut nobody, &mut filled) {
+        Poll::Ready(Ok(())) => Ok(filled.filled().len()),
+        Poll::Ready(Err(e)) => Err(e),
+        Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+    }
+}
+
 /// Waits up to `wait` (forever if `None`) for the socket to become readable, then reads
 /// what is there into the framer.
 async fn read_more(
-    stream: &TcpStream,
+    stream: &mut TcpStream,
     framer: &mut Framer,
     wait: Option<Duration>,
 ) -> io::Result<Input> {
