@@ -554,8 +554,11 @@ mod tests {
         let mut launched = launcher
             .start(&Program::Shell(line), Path::new("/"))
             .expect("sh starts");
+        // Once it has said so, sh has started both sleeps.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while launched.members().len() < 3 && Instant::now() < deadline {
+        while (launched.stdout() != "started\n" || launched.members().len() < 3)
+            && Instant::now() < deadline
+        {
             thread::sleep(Duration::from_millis(5));
         }
         let members = launched.members();
