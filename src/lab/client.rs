@@ -139,9 +139,9 @@ impl Default for ClientConfig {
 const MIN_GREETING_WAIT: Duration = Duration::from_millis(5);
 const MAX_GREETING_WAIT: Duration = Duration::from_millis(250);
 
-/// The look for greetings just before the first message is sent: what has arrived is read
-/// at once; this bounds only the wait when nothing has.
-const LAST_LOOK: Duration = Duration::from_millis(1);
+/// The look for greetings just before the first message is sent: only what has already
+/// arrived.
+const LAST_LOOK: Duration = Duration::ZERO;
 
 /// How long to look for a greeting after connecting, given how long connecting took. A
 /// server that greets as it accepts is heard about one round trip after the connection is
@@ -152,6 +152,36 @@ pub fn greeting_wait(connecting_took: Duration) -> Duration {
         .saturating_mul(4)
         .clamp(MIN_GREETING_WAIT, MAX_GREETING_WAIT)
 }
+
+/// True once bytes (or the end of the stream) have arrived on `stream`, false if `wait`
+/// (`None`: forever) passes first. Polls with short sleeps rather than a read timeout: the
+/// kernel rounds a socket's timeout up to its clock tick (4 ms or more), which would make
+/// a look of a millisecond cost several on every run.
+///
+/// # Errors
+/// When the socket cannot be switched to and from non-blocking mode, or fails.
+fn bytes_arrive_within(stream: &TcpStream, wait: Option<Duration>) -> io::Result<bool> {
+    let start = Instant::now();
+    stream.set_nonblocking(true)?;
+    let arrived = loop {
+        match stream.peek(&mut [0]) {
+            Ok(_) => break Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(e),
+        }
+        let left = wait.map(|w| w.saturating_sub(start.elapsed()));
+        if left == Some(Duration::ZERO) {
+            break Ok(false);
+        }
+        thread::sleep(left.unwrap_or(POLL_STEP).min(POLL_STEP));
+    };
+    stream.set_nonblocking(false)?;
+    arrived
+}
+
+/// How often [`bytes_arrive_within`] looks.
+const POLL_STEP: Duration = Duration::from_micros(250);
 
 /// `host` without the square brackets that URLs put around an IPv6 address (`[::1]`), which
 /// the resolver does not accept.
@@ -339,6 +369,13 @@ impl Session {
         }
         let deadline = Instant::now().checked_add(wait);
         loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let arrived = self.reader.has_pending()
+                || bytes_arrive_within(self.reader.get_ref(), left)
+                    .map_err(|e| self.explain(e, 1))?;
+            if !arrived {
+                break;
+            }
             match self.reader.read_frame_by(deadline) {
                 Ok(Some(frame)) => lines.push(text_of(&frame, "greeting")),
                 Ok(None) => return Ok(lines), // closed: the first exchange will say so
