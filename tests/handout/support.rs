@@ -42,13 +42,19 @@ const POLL: Duration = Duration::from_millis(10);
 /// Fails the test with `what`, followed by what `program` printed. If it panicked, the
 /// first line says where, since that is where the student has to look.
 pub fn fail(what: &str, program: &Program) -> ! {
+    let (headline, details) = what.split_once('\n').unwrap_or((what, ""));
+    let details = if details.is_empty() {
+        String::new()
+    } else {
+        format!("{details}\n")
+    };
     match panic_message(&program.stderr()) {
-        Some(panic) if !what.contains(&panic) => panic!(
-            "{what} ({} panicked: {panic})\n{}",
+        Some(panic) if !headline.contains(&panic) => panic!(
+            "{headline} ({} panicked: {panic})\n{details}{}",
             program.name,
             program.describe_output()
         ),
-        _ => panic!("{what}\n{}", program.describe_output()),
+        _ => panic!("{headline}\n{details}{}", program.describe_output()),
     }
 }
 
@@ -311,7 +317,11 @@ fn wait_until_listening(program: &mut Program, port: u16) -> Result<TcpStream, S
     let deadline = Instant::now() + STEP;
     loop {
         if let Ok(stream) = connect_once(port) {
-            return Ok(stream);
+            // Another test's server may have taken the port first: then ours is about to
+            // exit saying so, and this connection is not to it.
+            if listens_in_group(program, port) {
+                return Ok(stream);
+            }
         }
         if let Some(status) = program.wait(Duration::ZERO) {
             let how = match panic_message(&program.stderr()) {
@@ -329,6 +339,58 @@ fn wait_until_listening(program: &mut Program, port: u16) -> Result<TcpStream, S
         }
         thread::sleep(POLL);
     }
+}
+
+/// Whether `port` is listened on by `program` or a process it started (its process
+/// group), as far as Linux's /proc tells. Elsewhere there is no cheap way to tell, and the
+/// answer is yes.
+fn listens_in_group(program: &Program, port: u16) -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let sockets = listening_sockets(port);
+    let group = program.child.id().to_string();
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    processes.flatten().any(|process| {
+        let dir = process.path();
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        // After the name in parentheses: state, parent, process group.
+        let in_group = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            == Some(group.as_str());
+        in_group && holds_any(&dir, &sockets)
+    })
+}
+
+/// The `socket:[INODE]` names of the sockets listening on `port`, from /proc/net/tcp and
+/// tcp6 (state 0A is LISTEN).
+fn listening_sockets(port: u16) -> Vec<String> {
+    let port = format!(":{port:04X}");
+    let mut sockets = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 9 && fields[1].ends_with(&port) && fields[3] == "0A" {
+                sockets.push(format!("socket:[{}]", fields[9]));
+            }
+        }
+    }
+    sockets
+}
+
+/// Whether the process in the /proc folder `dir` has one of `sockets` open.
+fn holds_any(dir: &Path, sockets: &[String]) -> bool {
+    let Ok(fds) = std::fs::read_dir(dir.join("fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| sockets.iter().any(|s| target.as_os_str() == s.as_str()))
+    })
 }
 
 /// One connection attempt to this machine, over IPv4 and then IPv6 (a server that binds
