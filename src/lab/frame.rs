@@ -27,6 +27,8 @@ use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::report::is_timeout;
+
 /// How much a connection's first read asks the kernel for: enough for many short messages,
 /// and small enough that a long one fills it, which shows that more of it is on its way.
 const FIRST_READ: usize = 4 * 1024;
@@ -433,14 +435,6 @@ fn wait_before(
 /// The error [`FrameReader::read_frame`] gives when no message starts in time.
 pub fn idle_timeout() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "idle timeout")
-}
-
-/// `std` reports a read timeout as `WouldBlock` on Unix and `TimedOut` on Windows.
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 /// Appends `text` and a line feed to `out`, ready to be sent with a single write.

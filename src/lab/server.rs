@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::lab::frame::{Frame, FrameLimits, FrameReader};
 use crate::lab::transform::Transform;
-use crate::report::{debug_line, describe};
+use crate::report::{debug_line, describe, is_timeout};
 
 /// How the server answers its clients.
 #[derive(Debug, Clone, Default)]
@@ -109,9 +109,10 @@ impl From<io::Error> for Ending {
 impl Ending {
     /// A write's error: a timeout means the client is not reading.
     pub fn of_write(error: io::Error) -> Ending {
-        match error.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Ending::NotReading,
-            _ => Ending::Lost(error),
+        if is_timeout(&error) {
+            Ending::NotReading
+        } else {
+            Ending::Lost(error)
         }
     }
 }

@@ -9,13 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 
-/// One row of the points table.
-struct Requirement {
-    /// The test in tests/handout.rs that checks it.
-    test: String,
-    /// What it is worth.
-    points: u32,
-}
+#[path = "points_table.rs"]
+mod points_table;
+
+use points_table::read_table;
 
 fn main() -> ExitCode {
     let table = match read_table() {
@@ -114,24 +111,4 @@ fn cargo(args: &[&str]) -> Command {
     let mut command = Command::new(cargo);
     command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
     command
-}
-
-/// The rows of tests/handout/points.txt: `test points requirement...`, `#` for comments.
-fn read_table() -> Result<Vec<Requirement>, String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/handout/points.txt");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let rows = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'));
-    rows.map(|line| {
-        let mut fields = line.split_whitespace();
-        let test = fields.next().unwrap_or_default().to_string();
-        match fields.next().map(str::parse) {
-            Some(Ok(points)) => Ok(Requirement { test, points }),
-            _ => Err(format!("{}: no points in {line:?}", path.display())),
-        }
-    })
-    .collect()
 }

@@ -3,23 +3,13 @@
 
 use crate::support::fixture;
 
+#[path = "../handout/points_table.rs"]
+mod points_table;
+
 /// The rows of tests/handout/points.txt: (test, points).
 fn points_table() -> Vec<(String, u32)> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/handout/points.txt");
-    let text = std::fs::read_to_string(&path).expect("reading the points table");
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| {
-            let mut fields = line.split_whitespace();
-            let test = fields.next().expect("a test name").to_string();
-            let points = fields.next().and_then(|p| p.parse().ok());
-            (
-                test,
-                points.unwrap_or_else(|| panic!("no points in {line:?}")),
-            )
-        })
-        .collect()
+    let table = points_table::read_table().unwrap_or_else(|why| panic!("{why}"));
+    table.into_iter().map(|r| (r.test, r.points)).collect()
 }
 
 /// A file of this repository, as text.

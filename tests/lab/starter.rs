@@ -15,6 +15,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use netlab::bench::target::python3;
 use rstest::rstest;
 
 use crate::support::fixture;
@@ -150,19 +151,6 @@ fn student_pair() -> &'static Path {
     })
 }
 
-/// The python3 interpreter itself, not a version manager's shim in front of it (pyenv's
-/// takes a tenth of a second of CPU to start each program).
-fn python() -> &'static str {
-    static PYTHON: OnceLock<String> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let output = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("running python3");
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
-    })
-}
-
 /// The lines of a points report that are not PASS lines, for failure messages.
 fn failures(report: &str) -> Vec<&str> {
     report
@@ -252,8 +240,8 @@ fn a_server_that_stops_after_one_client_loses_only_the_reaccept_points() {
 fn a_python_pair_is_graded_through_the_environment_and_scores_full_marks() {
     let dir = fixture("handout_pair").display().to_string();
     let report = grade_pair(
-        &format!("{} {dir}/net_server.py", python()),
-        &format!("{} {dir}/net_client.py", python()),
+        &format!("{} {dir}/net_server.py", python3().display()),
+        &format!("{} {dir}/net_client.py", python3().display()),
     );
     assert_full_marks(&report);
 }
