@@ -14,7 +14,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use netlab::cli::{listen, DEFAULT_PORT};
 use netlab::further::chat::talk;
-use netlab::further::connect_failure;
 use netlab::lab::client::connect;
 use netlab::report::describe;
 
@@ -76,7 +75,7 @@ fn open(args: &Args) -> Result<TcpStream, String> {
     match &args.host {
         Some(host) => {
             let stream = connect(host, args.port, None)
-                .map_err(|e| connect_failure(&e, "net_chat --listen or net_chat_server"))?;
+                .map_err(|e| e.with_hint_for("net_chat --listen or net_chat_server"))?;
             status(&format!("connected to {host}:{}", args.port));
             Ok(stream)
         }

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use netlab::cli::{parse_seconds, DEFAULT_PORT};
-use netlab::further::connect_failure;
 use netlab::further::files::{check_request, fetch, Header};
 use netlab::lab::client;
 use netlab::report::{describe, visible};
@@ -75,7 +74,7 @@ fn main() -> ExitCode {
 /// Fetches every name; returns whether all of them were served.
 fn run(args: &Args) -> Result<bool, String> {
     let stream = client::connect_within(&args.host, args.port, None, args.timeout)
-        .map_err(|e| connect_failure(&e, "net_file_server"))?;
+        .map_err(|e| e.with_hint_for("net_file_server"))?;
     let mut reader = BufReader::new(stream);
     let mut all_served = true;
     for name in &args.names {

@@ -71,11 +71,7 @@ impl fmt::Display for ClientError {
                 write!(f, "cannot resolve host '{host}': {cause}")
             }
             ClientError::Connect { target, source } => {
-                write!(f, "cannot connect to {target}: {}", describe(source))?;
-                if source.kind() == io::ErrorKind::ConnectionRefused {
-                    f.write_str(" (is net_server running?)")?;
-                }
-                Ok(())
+                f.write_str(&cannot_connect(target, source, "net_server"))
             }
             ClientError::MessageHasNewline { number } => write!(
                 f,
@@ -98,6 +94,28 @@ impl fmt::Display for ClientError {
 }
 
 impl std::error::Error for ClientError {}
+
+impl ClientError {
+    /// The one-line message, as [`Display`](fmt::Display) gives it, but with the hint for
+    /// a refused connection naming `server`, the program that should be listening there,
+    /// for the clients of servers other than net_server.
+    pub fn with_hint_for(&self, server: &str) -> String {
+        match self {
+            ClientError::Connect { target, source } => cannot_connect(target, source, server),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// "cannot connect to TARGET: CAUSE", and when the connection was refused, a hint that
+/// `server` may not be running.
+fn cannot_connect(target: &str, source: &io::Error, server: &str) -> String {
+    let mut message = format!("cannot connect to {target}: {}", describe(source));
+    if source.kind() == io::ErrorKind::ConnectionRefused {
+        message += &format!(" (is {server} running?)");
+    }
+    message
+}
 
 impl From<io::Error> for ClientError {
     fn from(error: io::Error) -> Self {
