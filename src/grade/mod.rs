@@ -14,7 +14,8 @@
 //! - [`schedule`]: running gradings side by side without sharing a port.
 //! - [`sandbox`]: a network, PID and mount namespace per submission.
 //! - [`launch`]: starting a program as an unprivileged user, and killing all it started;
-//!   [`processes`]: what `/proc` says about its processes and sockets.
+//!   [`processes`]: what the kernel says about its processes and sockets (through
+//!   `/proc`, and [`sock_diag`] for sockets).
 //! - [`server_checks`] and [`robustness`] with our [`probe`] client, watching the
 //!   server through [`server_state`]; [`client_checks`] with our [`observer`] server:
 //!   the requirements themselves.
@@ -36,6 +37,8 @@ pub mod schedule;
 pub mod server_checks;
 pub mod server_state;
 pub mod session;
+#[cfg(target_os = "linux")]
+pub mod sock_diag;
 pub mod source;
 pub mod verdict;
 

@@ -1,6 +1,7 @@
-//! What the kernel says about a submission's processes and sockets (Linux `/proc`, read
-//! with the procfs crate): which processes a program has become, which ports they listen
-//! on, whether they are running or asleep, and killing them all.
+//! What the kernel says about a submission's processes and sockets (on Linux: `/proc`,
+//! read with the procfs crate, and [`sock_diag`](super::sock_diag) for sockets): which
+//! processes a program has become, which ports they listen on, whether they are running
+//! or asleep, and killing them all.
 //!
 //! Being asleep is what several checks wait for instead of a fixed delay: a server that
 //! is blocked in `recv` after accepting our connection will not greet us; a client
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// A socket of this network namespace, as the kernel's socket table shows it.
+/// A TCP connection of this network namespace, as the kernel describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SocketEntry {
     /// Its inode, which names it in `/proc/PID/fd`.
@@ -55,22 +56,10 @@ mod linux {
     use std::net::SocketAddr;
     use std::time::Duration;
 
-    use procfs::net::TcpState;
     use procfs::process::{FDTarget, Process};
 
     use super::SocketEntry;
-
-    /// `addr` with an IPv4 address written as IPv6 (`::ffff:127.0.0.1`) turned back into
-    /// IPv4, so both ends of one connection compare equal whichever table lists them.
-    fn canonical(addr: SocketAddr) -> SocketAddr {
-        match addr {
-            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-                Some(v4) => SocketAddr::from((v4, v6.port())),
-                None => addr,
-            },
-            SocketAddr::V4(_) => addr,
-        }
-    }
+    use crate::grade::sock_diag;
 
     /// One row of the process table.
     struct Entry {
@@ -143,22 +132,13 @@ mod linux {
             .collect()
     }
 
-    fn tcp_table() -> Vec<procfs::net::TcpNetEntry> {
-        let mut entries = procfs::net::tcp().unwrap_or_default();
-        entries.extend(procfs::net::tcp6().unwrap_or_default());
-        entries
-    }
-
     /// The TCP ports on which any of `pids` listens.
     pub fn listening_ports(pids: &[i32]) -> Vec<u16> {
         let inodes = socket_inodes(pids);
         let mut ports = Vec::new();
-        for entry in tcp_table() {
-            let port = entry.local_address.port();
-            if entry.state == TcpState::Listen
-                && inodes.contains(&entry.inode)
-                && !ports.contains(&port)
-            {
+        for socket in sock_diag::listening().unwrap_or_default() {
+            let port = socket.local.port();
+            if inodes.contains(&socket.inode) && !ports.contains(&port) {
                 ports.push(port);
             }
         }
@@ -168,11 +148,10 @@ mod linux {
     /// True when a socket on local `port` has something queued for its owner: a
     /// connection to accept (a listening socket) or bytes to read.
     pub fn queued_on(port: u16) -> bool {
-        tcp_table().iter().any(|e| {
-            e.local_address.port() == port
-                && e.rx_queue > 0
-                && matches!(e.state, TcpState::Listen | TcpState::Established)
-        })
+        sock_diag::listening_or_connected()
+            .unwrap_or_default()
+            .iter()
+            .any(|s| s.local.port() == port && s.unread > 0)
     }
 
     /// True when one of `pids` has the socket `inode` open.
@@ -182,14 +161,11 @@ mod linux {
 
     /// The socket whose local address is `local` and whose peer is `remote`.
     pub fn socket(local: SocketAddr, remote: SocketAddr) -> Option<SocketEntry> {
-        let (local, remote) = (canonical(local), canonical(remote));
-        tcp_table()
-            .into_iter()
-            .find(|e| canonical(e.local_address) == local && canonical(e.remote_address) == remote)
-            .map(|e| SocketEntry {
-                inode: e.inode,
-                unread: e.rx_queue,
-            })
+        let found = sock_diag::between(local, remote).ok()??;
+        Some(SocketEntry {
+            inode: found.inode,
+            unread: found.unread,
+        })
     }
 
     /// The CPU time the threads of `pids` have used (from their schedstat).
@@ -224,7 +200,7 @@ mod linux {
 
     /// True when this machine's `/proc` answers the questions above.
     pub fn available() -> bool {
-        procfs::net::tcp().is_ok() && Process::myself().and_then(|p| p.schedstat()).is_ok()
+        sock_diag::listening().is_ok() && Process::myself().and_then(|p| p.schedstat()).is_ok()
     }
 }
 
