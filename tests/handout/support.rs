@@ -16,7 +16,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 pub const STEP: Duration = Duration::from_secs(10);
 
 /// How long to wait for more of a reply that has no newline. A reply ends at a newline, or
-/// when the server stops sending: this is how long "stops" is.
+/// when the server stops sending: once it waits for our next message (seen on Linux), or
+/// at the latest after this long without a byte.
 const REPLY_GRACE: Duration = Duration::from_millis(200);
 
 /// How long the examiner server watches for a client that sends its next message without
@@ -257,7 +258,10 @@ impl Server {
             let command = command_for("net_server", &["--port", &port.to_string()], "", port);
             let mut program = Program::spawn("net_server", command);
             match wait_until_listening(&mut program, port) {
-                Ok(stream) => return (Server { program, port }, Connection::new(stream)),
+                Ok(stream) => {
+                    let connection = Connection::new(stream, &program);
+                    return (Server { program, port }, connection);
+                }
                 // Another process took the port between the pick and the bind: try another.
                 Err(_) if program.stderr().contains("already in use") => continue,
                 Err(why) => fail(&why, &program),
@@ -279,7 +283,7 @@ impl Server {
     /// Connects a new client, failing the test if the server no longer listens.
     pub fn connect(&mut self) -> Connection {
         match connect_once(self.port) {
-            Ok(stream) => Connection::new(stream),
+            Ok(stream) => Connection::new(stream, &self.program),
             Err(e) => {
                 let state = self.state();
                 fail(
@@ -345,24 +349,59 @@ fn wait_until_listening(program: &mut Program, port: u16) -> Result<TcpStream, S
 /// group), as far as Linux's /proc tells. Elsewhere there is no cheap way to tell, and the
 /// answer is yes.
 fn listens_in_group(program: &Program, port: u16) -> bool {
-    if !cfg!(target_os = "linux") {
-        return true;
-    }
-    let sockets = listening_sockets(port);
-    let group = program.child.id().to_string();
-    let Ok(processes) = std::fs::read_dir("/proc") else {
+    let Some(members) = group_members(program.child.id()) else {
         return true;
     };
-    processes.flatten().any(|process| {
-        let dir = process.path();
-        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
-        // After the name in parentheses: state, parent, process group.
-        let in_group = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
-            == Some(group.as_str());
-        in_group && holds_any(&dir, &sockets)
-    })
+    let sockets = listening_sockets(port);
+    members.iter().any(|dir| holds_any(dir, &sockets))
+}
+
+/// The /proc folders of the live processes of process group `group`, or `None` where
+/// there is no /proc to tell (not Linux).
+fn group_members(group: u32) -> Option<Vec<PathBuf>> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let group = group.to_string();
+    let processes = std::fs::read_dir("/proc").ok()?;
+    let members = processes
+        .flatten()
+        .map(|process| process.path())
+        .filter(|dir| {
+            let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+            let fields = stat_fields(&stat);
+            fields.get(2) == Some(&group.as_str()) && fields.first() != Some(&"Z")
+        })
+        .collect();
+    Some(members)
+}
+
+/// The fields of a /proc `stat` file after the program's name: state, parent, process
+/// group, ...
+fn stat_fields(stat: &str) -> Vec<&str> {
+    stat.rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect())
+}
+
+/// Whether every thread of process group `group` sleeps (blocked in a call such as
+/// `recv`, not running or ready to run), or `None` where /proc cannot tell.
+fn group_sleeps(group: u32) -> Option<bool> {
+    let members = group_members(group)?;
+    if members.is_empty() {
+        return None;
+    }
+    for dir in members {
+        for task in std::fs::read_dir(dir.join("task")).ok()?.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            if stat_fields(&stat)
+                .first()
+                .is_some_and(|state| *state != "S")
+            {
+                return Some(false);
+            }
+        }
+    }
+    Some(true)
 }
 
 /// The `socket:[INODE]` names of the sockets listening on `port`, from /proc/net/tcp and
@@ -408,14 +447,17 @@ pub struct Connection {
     stream: TcpStream,
     /// Bytes received past the end of the last reply.
     pending: Vec<u8>,
+    /// The server's process group, watched to tell when a reply without a newline ends.
+    server_group: u32,
 }
 
 impl Connection {
-    fn new(stream: TcpStream) -> Connection {
+    fn new(stream: TcpStream, server: &Program) -> Connection {
         let _ = stream.set_nodelay(true);
         Connection {
             stream,
             pending: Vec::new(),
+            server_group: server.child.id(),
         }
     }
 
@@ -435,7 +477,7 @@ impl Connection {
 
     fn read_reply(&mut self) -> Result<String, String> {
         let mut reply = std::mem::take(&mut self.pending);
-        let mut wait = STEP;
+        let mut last_bytes = Instant::now();
         loop {
             let content_start = reply.iter().position(|&b| b != b'\n' && b != b'\r');
             if let Some(start) = content_start {
@@ -443,11 +485,19 @@ impl Connection {
                     self.pending = reply.split_off(start + end + 1);
                     return Ok(clean(&reply));
                 }
-                wait = REPLY_GRACE; // some of the reply is here: how long until it stops?
             }
+            // Until some of the reply is here, wait for it; then look often for its end.
+            let wait = if content_start.is_some() { POLL } else { STEP };
             match read_some(&mut self.stream, wait) {
-                Ok(Some(bytes)) => reply.extend_from_slice(&bytes),
-                Ok(None) if content_start.is_some() => return Ok(clean(&reply)),
+                Ok(Some(bytes)) => {
+                    reply.extend_from_slice(&bytes);
+                    last_bytes = Instant::now();
+                }
+                Ok(None) if content_start.is_some() => {
+                    if self.server_stopped_sending(last_bytes) {
+                        return Ok(clean(&reply));
+                    }
+                }
                 Ok(None) => return Err(format!("no reply within {STEP:?}")),
                 Err(e) if content_start.is_some() => {
                     return Err(format!("{e} after a partial reply"))
@@ -455,6 +505,16 @@ impl Connection {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Whether a server that sent part of a reply without a newline, the last of it at
+    /// `last_bytes`, has stopped sending: it waits for our next message (every thread of
+    /// it sleeps, and nothing more has arrived), or it has sent nothing for
+    /// [`REPLY_GRACE`].
+    fn server_stopped_sending(&self, last_bytes: Instant) -> bool {
+        let waits_for_us =
+            group_sleeps(self.server_group) == Some(true) && !bytes_waiting(&self.stream);
+        waits_for_us || last_bytes.elapsed() >= REPLY_GRACE
     }
 
     /// Closes the connection: the server sees its client leave.
@@ -520,6 +580,16 @@ fn read_some(stream: &mut TcpStream, wait: Duration) -> Result<Option<Vec<u8>>, 
         }
         Err(e) => Err(format!("the connection failed: {e}")),
     }
+}
+
+/// Whether bytes have arrived on `stream` that nobody has read yet.
+fn bytes_waiting(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let waiting = matches!(stream.peek(&mut [0; 1]), Ok(1..));
+    let _ = stream.set_nonblocking(false);
+    waiting
 }
 
 /// A student's client, run to completion against some server.
@@ -613,23 +683,19 @@ impl Examiner {
     pub fn start(messages: &[&str]) -> Examiner {
         let v4 = TcpListener::bind("127.0.0.1:0").expect("binding the examiner server");
         let port = v4.local_addr().expect("examiner address").port();
-        let (connections, incoming) = mpsc::channel();
         let mut listeners = vec![v4];
         listeners.extend(TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port)).ok());
-        for listener in listeners {
-            let connections = connections.clone();
-            thread::spawn(move || {
-                if let Ok((stream, _)) = listener.accept() {
-                    let _ = connections.send(stream);
-                }
-            });
+        for listener in &listeners {
+            listener
+                .set_nonblocking(true)
+                .expect("making the examiner's listener non-blocking");
         }
         let messages: Vec<String> = messages.iter().map(|m| m.to_string()).collect();
         let (report, done) = mpsc::channel();
         let client_gone = Arc::new(AtomicBool::new(false));
         let gone = Arc::clone(&client_gone);
         thread::spawn(move || {
-            let observed = match accept(&incoming, &gone) {
+            let observed = match accept(&listeners, &gone) {
                 Some(stream) => examine(stream, &messages),
                 None => Observed::default(),
             };
@@ -654,24 +720,25 @@ impl Examiner {
     }
 }
 
-/// The client's connection, once one of the listeners has accepted it. Gives up after the
-/// step timeout, or soon after the client has exited without connecting (a connection it
-/// made before exiting is already waiting in a listener's backlog by then).
-fn accept(incoming: &mpsc::Receiver<TcpStream>, client_gone: &AtomicBool) -> Option<TcpStream> {
+/// The client's connection, from whichever of the (non-blocking) `listeners` it reached.
+/// Gives up after the step timeout, or once the client has exited without connecting: a
+/// connection it made before exiting waits in a listener's backlog by then, so one last
+/// look at each listener settles it.
+fn accept(listeners: &[TcpListener], client_gone: &AtomicBool) -> Option<TcpStream> {
     let deadline = Instant::now() + STEP;
-    let mut gone_since = None;
-    while Instant::now() < deadline {
-        if let Ok(stream) = incoming.recv_timeout(POLL) {
-            return Some(stream);
-        }
-        if client_gone.load(Ordering::SeqCst) {
-            let since = *gone_since.get_or_insert_with(Instant::now);
-            if since.elapsed() > Duration::from_secs(1) {
-                return None;
+    loop {
+        let gone = client_gone.load(Ordering::SeqCst);
+        for listener in listeners {
+            if let Ok((stream, _)) = listener.accept() {
+                let _ = stream.set_nonblocking(false);
+                return Some(stream);
             }
         }
+        if gone || Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(POLL);
     }
-    None
 }
 
 /// The examiner's reply to message `number` (1-based): marked, so it cannot be mistaken
