@@ -18,7 +18,7 @@ use super::load;
 use super::rounds::{interleaved, Lookup, Measured};
 use super::single::{ratio_cell, ECHO, PYTHON};
 use super::stats::short;
-use super::target::{measure_on, python3, sibling, Running, Started};
+use super::target::{measure_on, sibling, Running, Started};
 use super::Sizes;
 
 /// How many round trips each client makes: as many as in the issue that found bare
@@ -37,13 +37,21 @@ struct HandoutRound {
     net_client_process: Duration,
 }
 
+/// The handout-style Python client: the interpreter and the script it runs.
+pub struct PythonClient<'a> {
+    /// The Python interpreter.
+    pub interpreter: &'a Path,
+    /// The client's script.
+    pub script: &'a Path,
+}
+
 /// Scenario 4: handout-style clients against the Python server and ours.
-pub fn handout_client_scenario(sizes: &Sizes, servers: &[Started], python_client: &Path) {
+pub fn handout_client_scenario(sizes: &Sizes, servers: &[Started], python_client: &PythonClient) {
     println!(
         "\n4. Handout client: {ROUND_TRIPS} bare messages, each sent after the previous reply"
     );
-    if !python_client.is_file() {
-        let path = python_client.display();
+    if !python_client.script.is_file() {
+        let path = python_client.script.display();
         return println!(
             "not measured: no {path} (run from the project directory, or give --python-client)"
         );
@@ -167,7 +175,7 @@ const RUNS_PER_ROUND: usize = 3;
 
 /// Runs each client [`RUNS_PER_ROUND`] times against the server at `addr`, keeping the
 /// fastest time of each kind.
-fn measure_round(addr: SocketAddr, python_client: &Path) -> io::Result<HandoutRound> {
+fn measure_round(addr: SocketAddr, python_client: &PythonClient) -> io::Result<HandoutRound> {
     let mut best = measure_once(addr, python_client)?;
     for _ in 1..RUNS_PER_ROUND {
         let next = measure_once(addr, python_client)?;
@@ -182,7 +190,7 @@ fn measure_round(addr: SocketAddr, python_client: &Path) -> io::Result<HandoutRo
 }
 
 /// Runs each client once against the server at `addr`.
-fn measure_once(addr: SocketAddr, python_client: &Path) -> io::Result<HandoutRound> {
+fn measure_once(addr: SocketAddr, python_client: &PythonClient) -> io::Result<HandoutRound> {
     let (python_loop, python_process) = run_python_client(addr, python_client)?;
     let net_client_loop = load::bare_session(addr, ROUND_TRIPS)?;
     let net_client_process = run_net_client(addr)?;
@@ -196,10 +204,10 @@ fn measure_once(addr: SocketAddr, python_client: &Path) -> io::Result<HandoutRou
 
 /// Runs the Python client; returns its own time for the round trips, and the whole
 /// process's.
-fn run_python_client(addr: SocketAddr, script: &Path) -> io::Result<(Duration, Duration)> {
-    let mut command = Command::new(python3());
+fn run_python_client(addr: SocketAddr, client: &PythonClient) -> io::Result<(Duration, Duration)> {
+    let mut command = Command::new(client.interpreter);
     command
-        .arg(script)
+        .arg(client.script)
         .arg(addr.port().to_string())
         .arg(ROUND_TRIPS.to_string())
         .arg(addr.ip().to_string());

@@ -38,6 +38,8 @@ use target::Target;
 pub struct Options {
     /// Smaller runs, to finish in well under a minute.
     pub quick: bool,
+    /// The Python interpreter that runs the two scripts.
+    pub python: PathBuf,
     /// The handout-style Python server script.
     pub python_server: PathBuf,
     /// The handout-style Python client script.
@@ -128,7 +130,7 @@ pub fn run(options: &Options) -> io::Result<()> {
     );
     println!("of the per-round ratios (min-max); a target is met only if the whole range is.");
     let wanted = |scenario| options.only.is_none_or(|only| only == scenario);
-    let python = Target::python(single::PYTHON, &options.python_server);
+    let python = Target::python(single::PYTHON, &options.python, &options.python_server);
     // One connection at a time: these servers are started once and serve every round.
     let single = [
         Scenario::LockStep,
@@ -150,7 +152,11 @@ pub fn run(options: &Options) -> io::Result<()> {
         many::many_clients_scenario(&sizes);
     }
     if wanted(Scenario::HandoutClient) {
-        handout::handout_client_scenario(&sizes, &servers, &options.python_client);
+        let client = handout::PythonClient {
+            interpreter: &options.python,
+            script: &options.python_client,
+        };
+        handout::handout_client_scenario(&sizes, &servers, &client);
     }
     Ok(())
 }

@@ -50,11 +50,11 @@ impl Target {
         }
     }
 
-    /// The handout-style Python server at `script`, run with python3.
-    pub fn python(label: &'static str, script: &Path) -> Target {
+    /// The handout-style Python server at `script`, run by the Python `interpreter`.
+    pub fn python(label: &'static str, interpreter: &Path, script: &Path) -> Target {
         Target {
             label,
-            program: python3().to_path_buf(),
+            program: interpreter.to_path_buf(),
             args: vec![script.display().to_string(), "0".to_string()],
         }
     }

@@ -23,6 +23,11 @@ struct Args {
     #[arg(long)]
     quick: bool,
 
+    /// The Python interpreter for the Python server and client (default: the one python3
+    /// resolves to).
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
+
     /// The handout-style Python server to compare with.
     #[arg(
         long,
@@ -68,6 +73,9 @@ fn main() -> ExitCode {
     let result = match &args.baseline {
         None => bench::run(&Options {
             quick: args.quick,
+            python: args
+                .python
+                .unwrap_or_else(|| bench::target::python3().to_path_buf()),
             python_server: args.python_server,
             python_client: args.python_client,
             rounds: args.rounds.map(usize::from),

@@ -3,13 +3,15 @@
 
 use rstest::rstest;
 
-use crate::support::{fixture, program, STEP_TIMEOUT, TEST_TIMEOUT};
+use crate::support::{fixture, program, python3, STEP_TIMEOUT, TEST_TIMEOUT};
 
 #[rstest]
 #[timeout(TEST_TIMEOUT)]
 fn the_handout_client_scenario_measures_every_server() {
     let output = assert_cmd::Command::new(program("net_bench"))
         .args(["--only", "handout-client", "--rounds", "1"])
+        .arg("--python")
+        .arg(python3())
         .arg("--python-server")
         .arg(fixture("baselines/handout_server.py"))
         .arg("--python-client")

@@ -5,9 +5,9 @@ use std::process::Command;
 
 use rstest::rstest;
 
-use crate::support::{fixture, net_client_to, Server, STEP_TIMEOUT, TEST_TIMEOUT};
+use crate::support::{fixture, net_client_to, python3, Server, STEP_TIMEOUT, TEST_TIMEOUT};
 
-fn tool(name: &str, args: &[&str]) -> assert_cmd::Command {
+fn tool(name: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(name);
     cmd.args(args).timeout(STEP_TIMEOUT);
     cmd
@@ -18,7 +18,7 @@ fn tool(name: &str, args: &[&str]) -> assert_cmd::Command {
 fn the_handouts_python_client_talks_to_net_server() {
     let server = Server::start(&[]);
     let script = fixture("interop/handout_client.py");
-    tool("python3", &[])
+    tool(python3(), &[])
         .arg(script)
         .arg(server.port.to_string())
         .assert()
@@ -30,7 +30,7 @@ fn the_handouts_python_client_talks_to_net_server() {
 /// newline and treats every recv() as one message.
 fn python_server() -> Server {
     Server::start_with(|port| {
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(python3());
         cmd.arg(fixture("baselines/handout_server.py"))
             .arg(port.to_string());
         cmd

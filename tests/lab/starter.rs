@@ -15,10 +15,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use netlab::bench::target::python3;
 use rstest::rstest;
 
-use crate::support::fixture;
+use crate::support::{fixture, python3};
 
 /// The first test to run builds the starter's dependencies from scratch.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
@@ -94,7 +93,9 @@ fn cargo(dir: &Path) -> Command {
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", work_dir().join("target"))
         .env_remove("NETLAB_SERVER")
-        .env_remove("NETLAB_CLIENT");
+        .env_remove("NETLAB_CLIENT")
+        // The skeletons panic in every test: a backtrace for each would only cost time.
+        .env_remove("RUST_BACKTRACE");
     command
 }
 

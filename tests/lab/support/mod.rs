@@ -7,10 +7,10 @@
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,21 @@ pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn program(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_BIN_EXE_net_server"));
     dir.with_file_name(name)
+}
+
+/// The Python 3 interpreter the tests run Python with: the system's, when there is one,
+/// else the one `python3` on the PATH resolves to. Any Python 3 will do, and a version
+/// manager's may start several times slower (pyenv's runs its site hooks), which the
+/// tests, starting Python dozens of times, would pay on every start.
+pub fn python3() -> &'static Path {
+    static PYTHON3: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON3.get_or_init(|| {
+        ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|path| path.is_file())
+            .unwrap_or_else(|| netlab::bench::target::python3().to_path_buf())
+    })
 }
 
 /// A file under `fixtures/`.
