@@ -40,8 +40,7 @@ bench:
 # Grade submissions: make grade DIR="submissions/*" (DIR=submissions works too;
 # ARGS="--csv" for a gradebook, ARGS="--json" for every check).
 grade:
-	$(CARGO) build --release --locked --bins
-	target/release/net_grade $(ARGS) $(DIR)
+	$(CARGO) run --release --locked --quiet --bin net_grade -- $(ARGS) $(DIR)
 
 run-server:
 	$(CARGO) run --release --locked --bin net_server -- $(ARGS)

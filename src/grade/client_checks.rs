@@ -15,14 +15,11 @@ use super::launch::{Launched, Program};
 use super::observer::{Connection, Early, Observer};
 use super::server_checks::{start_listening, ServerFacts};
 use super::verdict::{Grade, Requirement, Verdict};
+use super::watch::Watch;
 use super::Context;
 
 /// Lines typed into an interactive client, before any closing word and end of input.
 const TYPED_LINES: [&str; 3] = ["hello there", "a second message", "and a third"];
-
-/// A client seen running or ready to run in less than this share of the client
-/// timeout, that showed no other sign of life, was doing nothing.
-const BUSY_SHARE: f64 = 0.1;
 
 /// The requirements judged with our server.
 const WITH_OUR_SERVER: &[Requirement] = &[
@@ -141,7 +138,7 @@ fn run_client(
         (client.output_bytes() as u64 + events, ready)
     };
     let mut events_then = life(client).0;
-    let (mut quiet_since, mut polls, mut ready_polls) = (Instant::now(), 0u32, 0u32);
+    let mut quiet = Watch::new(window);
     loop {
         if let Some(status) = client.status() {
             client.wait_until(Instant::now() + Duration::from_secs(1));
@@ -152,20 +149,19 @@ fn run_client(
             return Err(format!("stopped: {why}"));
         }
         let (events, ready) = life(client);
-        (polls, ready_polls) = (polls + 1, ready_polls + u32::from(ready));
+        quiet.look(ready);
         if events != events_then {
             events_then = events;
-            (quiet_since, polls, ready_polls) = (Instant::now(), 0, 0);
-        } else if quiet_since.elapsed() >= window {
-            let busy = f64::from(ready_polls) >= BUSY_SHARE * f64::from(polls);
-            if !busy && !(company.waits_for_us)() {
+            quiet.restart();
+        } else if quiet.is_over() {
+            if !quiet.was_busy() && !(company.waits_for_us)() {
                 client.stop();
                 return Err(format!(
                     "still running after doing nothing for {}s",
                     window.as_secs_f64()
                 ));
             }
-            (quiet_since, polls, ready_polls) = (Instant::now(), 0, 0);
+            quiet.restart();
         }
         thread::sleep(Duration::from_millis(5));
     }

@@ -21,6 +21,7 @@
 //!   the requirements themselves.
 //! - [`verdict`]: the requirements and a submission's [`verdict::Grade`]; [`output`]: the
 //!   report, JSON and CSV.
+//! - [`watch`]: how long a program is watched before it is judged stuck.
 //! - [`interrupt`]: cleaning up on Ctrl-C.
 
 pub mod client_checks;
@@ -41,6 +42,7 @@ pub mod session;
 pub mod sock_diag;
 pub mod source;
 pub mod verdict;
+pub mod watch;
 
 use std::time::{Duration, Instant};
 

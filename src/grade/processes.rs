@@ -182,15 +182,16 @@ mod linux {
         Some(total)
     }
 
-    /// True when every thread of `pids` is blocked or stopped: none is running or ready
-    /// to run.
+    /// True when every thread of `pids` is blocked or stopped: none is running, ready to
+    /// run, or waiting on the machine itself (state D, uninterruptible: reading from disk,
+    /// say), which is no sign of waiting for anyone.
     pub fn all_asleep(pids: &[i32]) -> Option<bool> {
         for &pid in pids {
             let Ok(tasks) = Process::new(pid).and_then(|p| p.tasks()) else {
                 continue;
             };
             for task in tasks.flatten() {
-                if task.stat().ok()?.state == 'R' {
+                if matches!(task.stat().ok()?.state, 'R' | 'D') {
                     return Some(false);
                 }
             }

@@ -3,12 +3,13 @@
 //! client after another; then [`super::robustness`].
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::launch::{Launched, Program};
 use super::probe::{NoReply, Probe};
 use super::server_state::{accepted, first_greeting, idle_share, in_step, Idle, SPIN_SHARE};
 use super::verdict::{Grade, Requirement, Verdict};
+use super::watch::Watch;
 use super::{last_lines, processes, robustness, Context};
 
 /// The messages our probe sends: four, so a server that serves exactly as many messages
@@ -82,13 +83,17 @@ pub fn start_listening(ctx: &Context, server: &Program) -> Result<(Launched, u16
     let mut launched = ctx
         .start(server)
         .map_err(|(verdict, why)| (verdict, why, String::new()))?;
-    let until = ctx.until(ctx.timing.startup);
+    // A server still busy starting up (running, or reading from disk) is given more
+    // time; one that sleeps through the whole window waits for something else.
+    let mut starting = Watch::new(ctx.timing.startup);
     loop {
         if let Some(port) = listening_port(&launched, ctx.submission.port) {
             return Ok((launched, port));
         }
+        starting.look(launched.asleep() == Some(false));
         let exited = !launched.is_running() && launched.members().is_empty();
-        if exited || Instant::now() >= until {
+        let idle_through = starting.is_over() && !starting.was_busy();
+        if exited || idle_through || ctx.cut_short().is_some() {
             launched.stop();
             let why = if exited {
                 format!("it exited: {}", last_lines(&launched.output(), 1))
@@ -101,6 +106,9 @@ pub fn start_listening(ctx: &Context, server: &Program) -> Result<(Launched, u16
                 })
             };
             return Err((Verdict::Fail, why, launched.output()));
+        }
+        if starting.is_over() {
+            starting.restart();
         }
         thread::sleep(Duration::from_millis(5));
     }
