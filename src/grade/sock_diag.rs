@@ -186,11 +186,20 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
         let _client = TcpStream::connect(addr).expect("connect");
-        let ours = listening()
-            .expect("sock_diag")
-            .into_iter()
-            .find(|s| s.local == addr)
-            .expect("our listener is listed");
+        // The connection joins the backlog once the kernel has handled the handshake's
+        // last packet, which a busy machine may do a moment after connect() returns.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let ours = loop {
+            let ours = listening()
+                .expect("sock_diag")
+                .into_iter()
+                .find(|s| s.local == addr)
+                .expect("our listener is listed");
+            if ours.unread > 0 || std::time::Instant::now() >= deadline {
+                break ours;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
         assert!(ours.listening);
         assert_eq!(ours.unread, 1, "one connection waits to be accepted");
     }
