@@ -199,9 +199,13 @@ mod linux {
         Some(true)
     }
 
-    /// True when this machine's `/proc` answers the questions above.
+    /// True when this machine's `/proc` and sock_diag answer the questions above. Asked
+    /// once: the answer does not change, and callers ask in polling loops.
     pub fn available() -> bool {
-        sock_diag::listening().is_ok() && Process::myself().and_then(|p| p.schedstat()).is_ok()
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVAILABLE.get_or_init(|| {
+            sock_diag::listening().is_ok() && Process::myself().and_then(|p| p.schedstat()).is_ok()
+        })
     }
 }
 
